@@ -1,0 +1,3 @@
+from overcast.cli import main
+
+main()

@@ -1,0 +1,239 @@
+"""The queue primitive on SQLite: visibility, receive counts, delay, priority, FIFO groups,
+deduplication and the move to a dead-letter queue.
+
+Before changing: receive runs inside the single write transaction, so two receivers (threads or
+processes) can never take the same message; keep every state change of a message in one
+statement keyed by ``seq``.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import asdict, replace
+
+from overcast.engine.base import FIFO_DEDUP_WINDOW, NewMessage, QueueSpec, QueueStats, StoredMessage
+from overcast.engine.sqlite._base import TxBase
+from overcast.errors import InvalidReceipt, QueueAlreadyExists, QueueNotFound
+
+
+def _spec_row(spec: QueueSpec) -> dict[str, object]:
+    return {
+        "name": spec.name,
+        "spec": json.dumps(asdict(spec)),
+        "fifo": int(spec.fifo),
+        "retention": spec.retention,
+        "max_receive_count": spec.max_receive_count,
+        "dead_letter": spec.dead_letter,
+        "created_at": spec.created_at,
+    }
+
+
+def _spec(text: str) -> QueueSpec:
+    return QueueSpec(**json.loads(text))
+
+
+def _parse_receipt(receipt: str) -> int:
+    try:
+        seq, token = receipt.split(".", 1)
+        if not token:
+            raise ValueError
+        return int(seq)
+    except (ValueError, AttributeError):
+        raise InvalidReceipt(f"receipt handle {receipt!r} is malformed") from None
+
+
+class QueueOps(TxBase):
+    def queue_create(self, spec: QueueSpec) -> QueueSpec:
+        existing = self.queue_get(spec.name)
+        if existing is not None:
+            if existing.settings() != spec.settings():
+                raise QueueAlreadyExists(
+                    f"queue {spec.name!r} already exists with other settings "
+                    f"({existing.settings()}); delete it or update it instead"
+                )
+            return existing
+        spec = replace(spec, created_at=self.now())
+        self._exec("queue_insert", **_spec_row(spec))
+        return spec
+
+    def queue_update(self, spec: QueueSpec) -> None:
+        existing = self.queue_get(spec.name)
+        if existing is None:
+            raise QueueNotFound(f"queue {spec.name!r} does not exist")
+        spec = replace(spec, created_at=existing.created_at)
+        self._exec("queue_update", **_spec_row(spec))
+
+    def queue_get(self, name: str) -> QueueSpec | None:
+        row = self._one("queue_get", name=name)
+        return None if row is None else _spec(row[0])
+
+    def queue_list(self, prefix: str = "") -> list[QueueSpec]:
+        return [_spec(row[0]) for row in self._all("queue_list", prefix=prefix)]
+
+    def queue_delete(self, name: str) -> bool:
+        deleted = self._exec("queue_delete", name=name).rowcount > 0
+        self._exec("queue_delete_messages", queue=name)
+        self._exec("queue_delete_dedup", queue=name)
+        self.touched.add(name)
+        return deleted
+
+    def queue_send(self, queue: str, messages: Sequence[NewMessage]) -> list[str]:
+        now = self.now()
+        ids: list[str] = []
+        for message in messages:
+            if message.dedup_id is not None:
+                row = self._one("dedup_get", queue=queue, dedup_id=message.dedup_id, now=now)
+                if row is not None:
+                    ids.append(row[0])
+                    continue
+            cursor = self._exec(
+                "message_insert",
+                queue=queue,
+                id=message.id,
+                body=message.body,
+                attributes=json.dumps(message.attributes) if message.attributes else "{}",
+                priority=message.priority,
+                group_id=message.group_id,
+                dedup_id=message.dedup_id,
+                now=now,
+                delay=message.delay,
+            )
+            if cursor.rowcount == 0:
+                raise QueueNotFound(f"queue {queue!r} does not exist")
+            if message.dedup_id is not None:
+                self._exec(
+                    "dedup_put",
+                    queue=queue,
+                    dedup_id=message.dedup_id,
+                    message_id=message.id,
+                    expires_at=now + FIFO_DEDUP_WINDOW,
+                )
+            ids.append(message.id)
+        self.touched.add(queue)
+        return ids
+
+    def queue_receive(
+        self, queue: str, max_messages: int, visibility_timeout: float
+    ) -> list[StoredMessage]:
+        spec = self.queue_get(queue)
+        if spec is None:
+            raise QueueNotFound(f"queue {queue!r} does not exist")
+        now = self.now()
+        if spec.max_receive_count and spec.dead_letter:
+            self._move_exhausted(spec, max_messages)
+        query = "receive_candidates_fifo" if spec.fifo else "receive_candidates"
+        seqs = [row[0] for row in self._all(query, queue=queue, now=now, limit=max_messages)]
+        taken: list[StoredMessage] = []
+        for seq in seqs:
+            receipt = f"{seq}.{secrets.token_hex(8)}"
+            row = self._one(
+                "message_take", receipt=receipt, now=now, visibility_timeout=visibility_timeout, seq=seq
+            )
+            taken.append(
+                StoredMessage(
+                    id=row[1],
+                    body=row[2],
+                    attributes=json.loads(row[3]),
+                    receipt=receipt,
+                    receive_count=row[4],
+                    sent_at=row[5],
+                    first_received_at=row[6],
+                    priority=row[7],
+                    group_id=row[8],
+                    dedup_id=row[9],
+                    source_queue=row[10],
+                )
+            )
+        return taken
+
+    def _move_exhausted(self, spec: QueueSpec, limit: int) -> None:
+        assert spec.dead_letter is not None
+        rows = self._all(
+            "exhausted_candidates",
+            queue=spec.name,
+            now=self.now(),
+            max_receive_count=spec.max_receive_count,
+            limit=max(limit, 10),
+        )
+        for (seq,) in rows:
+            moved = self._exec(
+                "message_move",
+                target=spec.dead_letter,
+                source=spec.name,
+                now=self.now(),
+                sent_at=None,
+                seq=seq,
+            
+            ).rowcount
+            if moved:  # a missing dead-letter queue leaves the message where it is
+                self._exec("message_delete_seq", seq=seq)
+                self.touched.add(spec.dead_letter)
+
+    def queue_delete_message(self, queue: str, receipt: str) -> None:
+        seq = _parse_receipt(receipt)
+        if self._exec("message_delete", seq=seq, queue=queue, receipt=receipt).rowcount:
+            return
+        row = self._one("message_exists", seq=seq, queue=queue)
+        if row is not None:
+            raise InvalidReceipt(
+                f"receipt handle {receipt!r} is stale: the message was received again since"
+            )
+
+    def queue_change_visibility(self, queue: str, receipt: str, seconds: float) -> None:
+        seq = _parse_receipt(receipt)
+        changed = self._exec(
+            "message_change_visibility",
+            seq=seq,
+            queue=queue,
+            receipt=receipt,
+            now=self.now(),
+            seconds=seconds,
+        ).rowcount
+        if not changed:
+            row = self._one("message_exists", seq=seq, queue=queue)
+            if row is None:
+                raise InvalidReceipt(f"receipt handle {receipt!r}: the message no longer exists")
+            raise InvalidReceipt(
+                f"receipt handle {receipt!r} is stale: the message was received again since"
+            )
+        self.touched.add(queue)
+
+    def queue_purge(self, queue: str) -> int:
+        if self.queue_get(queue) is None:
+            raise QueueNotFound(f"queue {queue!r} does not exist")
+        count: int = self._exec("queue_delete_messages", queue=queue).rowcount
+        self._exec("queue_delete_dedup", queue=queue)
+        return count
+
+    def queue_stats(self, queue: str) -> QueueStats:
+        row = self._one("queue_stats", queue=queue, now=self.now())
+        return QueueStats(visible=row[0], in_flight=row[1], delayed=row[2], oldest_sent_at=row[3])
+
+    def queue_next_visible_at(self, queue: str) -> float | None:
+        row = self._one("queue_next_visible_at", queue=queue, now=self.now())
+        return None if row is None else row[0]
+
+    def queue_redrive(self, dead_letter: str, *, to: str | None = None, limit: int = 1000) -> int:
+        if self.queue_get(dead_letter) is None:
+            raise QueueNotFound(f"queue {dead_letter!r} does not exist")
+        if to is not None and self.queue_get(to) is None:
+            raise QueueNotFound(f"queue {to!r} does not exist")
+        moved = 0
+        for seq, source in self._all("queue_redrive_candidates", queue=dead_letter, limit=limit):
+            target = to or source
+            if target is None:
+                continue
+            if self._exec("message_move", target=target, source=None, now=self.now(), sent_at=self.now(), seq=seq).rowcount:
+                self._exec("message_delete_seq", seq=seq)
+                self.touched.add(target)
+                moved += 1
+        return moved
+
+    def queue_expire(self, limit: int = 1000) -> int:
+        rows = self._all("message_expired", now=self.now(), limit=limit)
+        for (seq,) in rows:
+            self._exec("message_delete_seq", seq=seq)
+        self._exec("dedup_expire", now=self.now())
+        return len(rows)
