@@ -202,11 +202,11 @@ class App:
             content_based_dedup=content_based_dedup,
         )
         with self._lock:
-            if self._engine is not None:
-                raise ConfigError(f"declare queue {name!r} before the app is first used")
             self._declared[name] = spec
             if dead_letter is not None and dead_letter not in self._declared:
                 self._declared[dead_letter] = make_spec(dead_letter, retention=1_209_600)
+            if self._engine is not None:  # declared after first use: reconcile it now
+                self._reconcile(self._engine)
             return self.get_queue(name)
 
     def get_queue(self, name: str) -> Queue:
