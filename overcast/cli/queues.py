@@ -21,8 +21,19 @@ engine_option = click.option(
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
 
+def _set_engine(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.ensure_object(_Ctx).url = value
+
+
+sub_engine_option = click.option(
+    "--engine", metavar="URL", default=None, expose_value=False, is_eager=True, callback=_set_engine,
+    help="Engine URL (overrides $OVERCAST_ENGINE).",
+)
+
+
 class _Ctx:
-    def __init__(self, url: str | None) -> None:
+    def __init__(self, url: str | None = None) -> None:
         self.url = resolve_engine_url(url)
         self._engine: Engine | None = None
 
@@ -53,6 +64,7 @@ pass_ctx = click.make_pass_decorator(_Ctx)
 @queues.command("ls")
 @click.option("--all", "show_all", is_flag=True, help="Include Overcast's internal queues.")
 @json_option
+@sub_engine_option
 @pass_ctx
 def ls(c: _Ctx, show_all: bool, as_json: bool) -> None:
     """List queues with their message counts."""
@@ -89,6 +101,7 @@ def ls(c: _Ctx, show_all: bool, as_json: bool) -> None:
 @click.option("--dead-letter", default=None, help="Dead-letter queue name (must exist).")
 @click.option("--content-based-dedup", is_flag=True, help="FIFO: deduplicate by body hash.")
 @json_option
+@sub_engine_option
 @pass_ctx
 def create(c: _Ctx, name: str, visibility_timeout: float, delay: float, retention: float,
            max_message_size: int, max_receive_count: int | None, dead_letter: str | None,
@@ -115,6 +128,7 @@ def create(c: _Ctx, name: str, visibility_timeout: float, delay: float, retentio
 @queues.command("delete")
 @click.argument("name")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@sub_engine_option
 @pass_ctx
 def delete(c: _Ctx, name: str, yes: bool) -> None:
     """Delete a queue and all its messages."""
@@ -139,6 +153,7 @@ def delete(c: _Ctx, name: str, yes: bool) -> None:
 @click.option("--dedup-id", default=None, help="FIFO deduplication id.")
 @click.option("--priority", type=int, default=0, show_default=True, help="Higher is received first.")
 @json_option
+@sub_engine_option
 @pass_ctx
 def send(c: _Ctx, name: str, body: str | None, body_file: Any, raw: bool, attrs: tuple[str, ...],
          delay: float | None, group_id: str | None, dedup_id: str | None, priority: int,
@@ -173,6 +188,7 @@ def send(c: _Ctx, name: str, body: str | None, body_file: Any, raw: bool, attrs:
 @click.option("--visibility-timeout", type=float, default=None, help="Seconds to hide received messages.")
 @click.option("--delete", "delete_after", is_flag=True, help="Delete the messages after printing them.")
 @json_option
+@sub_engine_option
 @pass_ctx
 def receive(c: _Ctx, name: str, max_messages: int, wait: float, visibility_timeout: float | None,
             delete_after: bool, as_json: bool) -> None:
@@ -195,6 +211,7 @@ def receive(c: _Ctx, name: str, max_messages: int, wait: float, visibility_timeo
 
 @queues.command("purge")
 @click.argument("name")
+@sub_engine_option
 @pass_ctx
 def purge(c: _Ctx, name: str) -> None:
     """Delete every message in a queue."""
@@ -206,6 +223,7 @@ def purge(c: _Ctx, name: str) -> None:
 @click.argument("name")
 @click.option("--to", default=None, help="Move to this queue instead of each message's source.")
 @json_option
+@sub_engine_option
 @pass_ctx
 def redrive(c: _Ctx, name: str, to: str | None, as_json: bool) -> None:
     """Move a dead-letter queue's messages back to their source queues."""
@@ -232,6 +250,7 @@ def redrive(c: _Ctx, name: str, to: str | None, as_json: bool) -> None:
 @queues.command("stats")
 @click.argument("name")
 @json_option
+@sub_engine_option
 @pass_ctx
 def stats(c: _Ctx, name: str, as_json: bool) -> None:
     """Show a queue's approximate message counts and settings."""
