@@ -388,9 +388,12 @@ class Queue:
         elif not isinstance(visibility_timeout, int | float) or not 0 <= visibility_timeout <= MAX_VISIBILITY:
             raise ValidationError(f"visibility_timeout must be between 0 and 43200 seconds, not {visibility_timeout!r}")
         vt = float(visibility_timeout)
+        if not wait:  # a short poll needs no watch
+            stored = engine.atomic(lambda tx: tx.queue_receive(self.name, max_messages, vt))
+            return [to_message(self.name, m) for m in stored]
         deadline = time.monotonic() + wait
         while True:
-            watch = engine.watch(self.name)
+            watch = engine.watch(self.name)  # taken before looking, so no send is missed
             stored = engine.atomic(lambda tx: tx.queue_receive(self.name, max_messages, vt))
             if stored:
                 return [to_message(self.name, m) for m in stored]

@@ -33,27 +33,48 @@ SELECT message_id FROM dedup WHERE queue = :queue AND dedup_id = :dedup_id AND e
 INSERT OR REPLACE INTO dedup (queue, dedup_id, message_id, expires_at)
 VALUES (:queue, :dedup_id, :message_id, :expires_at);
 
+-- name: queue_retention
+SELECT retention FROM queues WHERE name = :name;
+
 -- name: message_insert
 INSERT INTO messages (queue, id, body, attributes, priority, group_id, dedup_id,
                       sent_at, visible_at, expires_at)
-SELECT :queue, :id, :body, :attributes, :priority, :group_id, :dedup_id,
-       :now, :now + :delay, :now + q.retention
-FROM queues q WHERE q.name = :queue;
+VALUES (:queue, :id, :body, :attributes, :priority, :group_id, :dedup_id,
+        :now, :now + :delay, :expires_at);
 
--- name: receive_candidates
-SELECT seq FROM messages
-WHERE queue = :queue AND visible_at <= :now AND expires_at > :now
-ORDER BY priority DESC, seq
-LIMIT :limit;
+-- name: queue_receive_settings
+SELECT fifo, max_receive_count, dead_letter FROM queues WHERE name = :name;
 
--- name: receive_candidates_fifo
-SELECT seq FROM messages
-WHERE queue = :queue AND visible_at <= :now AND expires_at > :now
-  AND (group_id IS NULL OR group_id NOT IN (
-        SELECT group_id FROM messages
-        WHERE queue = :queue AND visible_at > :now AND receive_count > 0 AND group_id IS NOT NULL))
-ORDER BY seq
-LIMIT :limit;
+-- name: receive_take
+UPDATE messages
+SET receipt = seq || '.' || :token,
+    receive_count = receive_count + 1,
+    visible_at = :now + :visibility_timeout,
+    first_received_at = coalesce(first_received_at, :now)
+WHERE seq IN (
+    SELECT seq FROM messages
+    WHERE queue = :queue AND visible_at <= :now AND expires_at > :now
+    ORDER BY priority DESC, seq
+    LIMIT :limit)
+RETURNING seq, id, body, attributes, receive_count, sent_at, first_received_at,
+          priority, group_id, dedup_id, source_queue, receipt;
+
+-- name: receive_take_fifo
+UPDATE messages
+SET receipt = seq || '.' || :token,
+    receive_count = receive_count + 1,
+    visible_at = :now + :visibility_timeout,
+    first_received_at = coalesce(first_received_at, :now)
+WHERE seq IN (
+    SELECT seq FROM messages
+    WHERE queue = :queue AND visible_at <= :now AND expires_at > :now
+      AND (group_id IS NULL OR group_id NOT IN (
+            SELECT group_id FROM messages
+            WHERE queue = :queue AND visible_at > :now AND receive_count > 0 AND group_id IS NOT NULL))
+    ORDER BY seq
+    LIMIT :limit)
+RETURNING seq, id, body, attributes, receive_count, sent_at, first_received_at,
+          priority, group_id, dedup_id, source_queue, receipt;
 
 -- name: exhausted_candidates
 SELECT seq FROM messages
@@ -68,16 +89,6 @@ SELECT :target, m.id, m.body, m.attributes, m.priority, m.group_id, m.dedup_id,
        coalesce(:sent_at, m.sent_at), :now, coalesce(:sent_at, m.sent_at) + t.retention, 0, :source
 FROM messages m JOIN queues t ON t.name = :target
 WHERE m.seq = :seq;
-
--- name: message_take
-UPDATE messages
-SET receipt = :receipt,
-    receive_count = receive_count + 1,
-    visible_at = :now + :visibility_timeout,
-    first_received_at = coalesce(first_received_at, :now)
-WHERE seq = :seq
-RETURNING seq, id, body, attributes, receive_count, sent_at, first_received_at,
-          priority, group_id, dedup_id, source_queue;
 
 -- name: message_delete
 DELETE FROM messages WHERE seq = :seq AND queue = :queue AND receipt = :receipt;

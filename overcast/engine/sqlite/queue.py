@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, replace
 
 from overcast.engine.base import FIFO_DEDUP_WINDOW, NewMessage, QueueSpec, QueueStats, StoredMessage
-from overcast.engine.sqlite._base import TxBase
+from overcast.engine.sqlite._base import QUERIES, TxBase
 from overcast.errors import InvalidReceipt, QueueAlreadyExists, QueueNotFound
 
 
@@ -32,6 +32,28 @@ def _spec_row(spec: QueueSpec) -> dict[str, object]:
 
 def _spec(text: str) -> QueueSpec:
     return QueueSpec(**json.loads(text))
+
+
+_EMPTY = "{}"
+_JSON_ONLY = '{"$json": true}'
+
+
+def _dump(attributes: dict[str, object]) -> str:
+    # the two most common shapes skip the encoder: this runs once per message sent
+    if not attributes:
+        return _EMPTY
+    if attributes == {"$json": True}:
+        return _JSON_ONLY
+    return json.dumps(attributes)
+
+
+def _load(text: str) -> dict[str, object]:
+    if text == _EMPTY:
+        return {}
+    if text == _JSON_ONLY:
+        return {"$json": True}
+    result: dict[str, object] = json.loads(text)
+    return result
 
 
 def _parse_receipt(receipt: str) -> int:
@@ -80,29 +102,19 @@ class QueueOps(TxBase):
         return deleted
 
     def queue_send(self, queue: str, messages: Sequence[NewMessage]) -> list[str]:
+        row = self._one("queue_retention", name=queue)
+        if row is None:
+            raise QueueNotFound(f"queue {queue!r} does not exist")
         now = self.now()
+        expires_at = now + row[0]
         ids: list[str] = []
+        rows: list[dict[str, object]] = []
         for message in messages:
             if message.dedup_id is not None:
-                row = self._one("dedup_get", queue=queue, dedup_id=message.dedup_id, now=now)
-                if row is not None:
-                    ids.append(row[0])
+                hit = self._one("dedup_get", queue=queue, dedup_id=message.dedup_id, now=now)
+                if hit is not None:
+                    ids.append(hit[0])
                     continue
-            cursor = self._exec(
-                "message_insert",
-                queue=queue,
-                id=message.id,
-                body=message.body,
-                attributes=json.dumps(message.attributes) if message.attributes else "{}",
-                priority=message.priority,
-                group_id=message.group_id,
-                dedup_id=message.dedup_id,
-                now=now,
-                delay=message.delay,
-            )
-            if cursor.rowcount == 0:
-                raise QueueNotFound(f"queue {queue!r} does not exist")
-            if message.dedup_id is not None:
                 self._exec(
                     "dedup_put",
                     queue=queue,
@@ -110,58 +122,77 @@ class QueueOps(TxBase):
                     message_id=message.id,
                     expires_at=now + FIFO_DEDUP_WINDOW,
                 )
+            rows.append(
+                {
+                    "queue": queue,
+                    "id": message.id,
+                    "body": message.body,
+                    "attributes": _dump(message.attributes),
+                    "priority": message.priority,
+                    "group_id": message.group_id,
+                    "dedup_id": message.dedup_id,
+                    "now": now,
+                    "delay": message.delay,
+                    "expires_at": expires_at,
+                }
+            )
             ids.append(message.id)
+        self._conn.executemany(QUERIES["message_insert"], rows)
         self.touched.add(queue)
         return ids
 
     def queue_receive(
         self, queue: str, max_messages: int, visibility_timeout: float
     ) -> list[StoredMessage]:
-        spec = self.queue_get(queue)
-        if spec is None:
+        settings = self._one("queue_receive_settings", name=queue)
+        if settings is None:
             raise QueueNotFound(f"queue {queue!r} does not exist")
-        now = self.now()
-        if spec.max_receive_count and spec.dead_letter:
-            self._move_exhausted(spec, max_messages)
-        query = "receive_candidates_fifo" if spec.fifo else "receive_candidates"
-        seqs = [row[0] for row in self._all(query, queue=queue, now=now, limit=max_messages)]
-        taken: list[StoredMessage] = []
-        for seq in seqs:
-            receipt = f"{seq}.{secrets.token_hex(8)}"
-            row = self._one(
-                "message_take", receipt=receipt, now=now, visibility_timeout=visibility_timeout, seq=seq
+        fifo, max_receive_count, dead_letter = settings
+        if max_receive_count and dead_letter:
+            self._move_exhausted(queue, max_receive_count, dead_letter, max_messages)
+        rows = self._all(
+            "receive_take_fifo" if fifo else "receive_take",
+            queue=queue,
+            now=self.now(),
+            visibility_timeout=visibility_timeout,
+            token=secrets.token_hex(8),
+            limit=max_messages,
+        )
+        # RETURNING gives no order: restore the receive order
+        if fifo:
+            rows.sort(key=lambda r: r[0])
+        else:
+            rows.sort(key=lambda r: (-r[7], r[0]))
+        return [
+            StoredMessage(
+                id=r[1],
+                body=r[2],
+                attributes=_load(r[3]),
+                receipt=r[11],
+                receive_count=r[4],
+                sent_at=r[5],
+                first_received_at=r[6],
+                priority=r[7],
+                group_id=r[8],
+                dedup_id=r[9],
+                source_queue=r[10],
             )
-            taken.append(
-                StoredMessage(
-                    id=row[1],
-                    body=row[2],
-                    attributes=json.loads(row[3]),
-                    receipt=receipt,
-                    receive_count=row[4],
-                    sent_at=row[5],
-                    first_received_at=row[6],
-                    priority=row[7],
-                    group_id=row[8],
-                    dedup_id=row[9],
-                    source_queue=row[10],
-                )
-            )
-        return taken
+            for r in rows
+        ]
 
-    def _move_exhausted(self, spec: QueueSpec, limit: int) -> None:
-        assert spec.dead_letter is not None
+    def _move_exhausted(self, queue: str, max_receive_count: int, dead_letter: str, limit: int) -> None:
         rows = self._all(
             "exhausted_candidates",
-            queue=spec.name,
+            queue=queue,
             now=self.now(),
-            max_receive_count=spec.max_receive_count,
+            max_receive_count=max_receive_count,
             limit=max(limit, 10),
         )
         for (seq,) in rows:
             moved = self._exec(
                 "message_move",
-                target=spec.dead_letter,
-                source=spec.name,
+                target=dead_letter,
+                source=queue,
                 now=self.now(),
                 sent_at=None,
                 seq=seq,
@@ -169,7 +200,7 @@ class QueueOps(TxBase):
             ).rowcount
             if moved:  # a missing dead-letter queue leaves the message where it is
                 self._exec("message_delete_seq", seq=seq)
-                self.touched.add(spec.dead_letter)
+                self.touched.add(dead_letter)
 
     def queue_delete_message(self, queue: str, receipt: str) -> None:
         seq = _parse_receipt(receipt)

@@ -31,7 +31,7 @@ CREATE TABLE messages (
 CREATE INDEX messages_order ON messages (queue, priority DESC, seq);
 -- next visibility, in-flight groups, counts
 CREATE INDEX messages_visible ON messages (queue, visible_at);
-CREATE INDEX messages_expiry ON messages (expires_at);
+-- no index on expires_at: the retention sweep scans once a minute, and every send would pay for one
 
 CREATE TABLE dedup (
     queue TEXT NOT NULL,

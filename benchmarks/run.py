@@ -1,0 +1,218 @@
+"""Overcast benchmarks, side by side with the raw engine and the peers, in one run.
+
+    .venv/bin/pip install -q -e '.[bench]' && .venv/bin/python benchmarks/run.py [--seconds 2]
+
+Prints one table per topic with ratios (machines here are shared and noisy: compare ratios
+measured in the same run, not absolute figures across runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import os
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+console = Console()
+
+
+def rate(fn: Callable[[], int], seconds: float) -> float:
+    """Operations per second of ``fn`` (which returns how many operations it did), best of 3."""
+    fn()  # warm up
+    best = 0.0
+    for _ in range(3):
+        done = 0
+        start = time.perf_counter()
+        while (elapsed := time.perf_counter() - start) < seconds / 3:
+            done += fn()
+        best = max(best, done / elapsed)
+    return best
+
+
+# -- queue cycles ----------------------------------------------------------------------------
+
+
+def overcast_cycles(folder: str, durability: str, batch: int, seconds: float) -> float:
+    from overcast import App
+
+    app = App("bench", engine=f"sqlite:///{folder}/overcast-{durability}-{batch}.db", durability=durability)
+    q = app.queue("bench")
+    if batch == 1:
+        def cycle() -> int:
+            q.send({"n": 1})
+            [m] = q.receive(1)
+            q.delete(m.receipt)
+            return 1
+    else:
+        entries = [{"n": i} for i in range(batch)]
+
+        def cycle() -> int:
+            q.send_batch(entries)
+            got = q.receive(batch)
+            q.delete_batch(got)
+            return len(got)
+    try:
+        return rate(cycle, seconds)
+    finally:
+        app.close()
+
+
+def raw_sqlite_cycles(folder: str, durability: str, batch: int, seconds: float) -> float:
+    conn = sqlite3.connect(f"{folder}/raw-{durability}-{batch}.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={'FULL' if durability == 'full' else 'NORMAL'}")
+    conn.execute("CREATE TABLE m (seq INTEGER PRIMARY KEY, body TEXT, visible_at REAL, receipt TEXT)")
+    conn.execute("CREATE INDEX m_v ON m (visible_at)")
+    body = '{"n": 1}'
+
+    def cycle() -> int:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("INSERT INTO m (body, visible_at) VALUES (?, ?)", [(body, 0.0)] * batch)
+        conn.execute("COMMIT")
+        conn.execute("BEGIN IMMEDIATE")
+        rows = conn.execute(
+            "UPDATE m SET visible_at = ?, receipt = ? WHERE seq IN "
+            "(SELECT seq FROM m WHERE visible_at <= ? ORDER BY seq LIMIT ?) RETURNING seq, body",
+            (time.time() + 30, "r", time.time(), batch),
+        ).fetchall()
+        conn.execute("COMMIT")
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("DELETE FROM m WHERE seq = ?", [(r[0],) for r in rows])
+        conn.execute("COMMIT")
+        return len(rows)
+
+    try:
+        return rate(cycle, seconds)
+    finally:
+        conn.close()
+
+
+def moto_cycles(batch: int, seconds: float) -> float | None:
+    try:
+        import boto3
+        from moto import mock_aws
+    except ImportError:
+        return None
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="bench")["QueueUrl"]
+
+        def cycle() -> int:
+            if batch == 1:
+                sqs.send_message(QueueUrl=url, MessageBody='{"n": 1}')
+            else:
+                sqs.send_message_batch(QueueUrl=url, Entries=[
+                    {"Id": str(i), "MessageBody": '{"n": 1}'} for i in range(batch)])
+            got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=batch).get("Messages", [])
+            if batch == 1:
+                for m in got:
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            elif got:
+                sqs.delete_message_batch(QueueUrl=url, Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)])
+            return len(got)
+
+        return rate(cycle, seconds)
+
+
+# -- invoke ----------------------------------------------------------------------------------
+
+
+def overcast_invoke(folder: str, seconds: float) -> float:
+    import bench_app
+
+    os.environ["OVERCAST_ENGINE"] = f"sqlite:///{folder}/invoke.db"
+    app = bench_app.app
+    app.invoke("echo", {"n": 1})
+
+    def call() -> int:
+        app.invoke("echo", {"n": 1})
+        return 1
+
+    try:
+        return rate(call, seconds)
+    finally:
+        app.close()
+
+
+def bare_pool_invoke(seconds: float) -> float:
+    import bench_app
+
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=__import__("multiprocessing").get_context("spawn")) as pool:
+        pool.submit(bench_app.echo, {"n": 1}).result()
+
+        def call() -> int:
+            pool.submit(bench_app.echo, {"n": 1}).result()
+            return 1
+
+        return rate(call, seconds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
+    args = parser.parse_args()
+    s = args.seconds
+    console.print(f"[bold]Overcast benchmarks[/bold] — {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}, "
+                  f"{s:g}s per figure, best of 3")
+    with tempfile.TemporaryDirectory(prefix="overcast-bench-") as folder:
+        table = Table(title="queue full cycles per second (send → receive → delete)", title_justify="left")
+        for col in ["system", "one at a time", "vs raw", "batches of 10", "vs raw"]:
+            table.add_column(col, justify="right" if col != "system" else "left")
+        raws: dict[str, tuple[float, float]] = {}
+        for durability in ["normal", "full"]:
+            with console.status(f"raw SQLite ({durability})"):
+                raws[durability] = (raw_sqlite_cycles(folder, durability, 1, s),
+                                    raw_sqlite_cycles(folder, durability, 10, s))
+            table.add_row(f"raw SQLite, synchronous={durability.upper()}", f"{raws[durability][0]:,.0f}", "1.00",
+                          f"{raws[durability][1]:,.0f}", "1.00")
+        overcast_normal = (0.0, 0.0)
+        for durability in ["normal", "full"]:
+            with console.status(f"Overcast ({durability})"):
+                one = overcast_cycles(folder, durability, 1, s)
+                ten = overcast_cycles(folder, durability, 10, s)
+            if durability == "normal":
+                overcast_normal = (one, ten)
+            raw = raws[durability]
+            table.add_row(f"Overcast SQLite, durability={durability}", f"{one:,.0f}", f"{one / raw[0]:.2f}",
+                          f"{ten:,.0f}", f"{ten / raw[1]:.2f}")
+        with console.status("moto SQS"):
+            moto = (moto_cycles(1, s), moto_cycles(10, s))
+        if moto[0] is None or moto[1] is None:
+            table.add_row("moto SQS (mock_aws)", "not installed", "", "", "")
+        else:
+            table.add_row("moto SQS (mock_aws)", f"{moto[0]:,.0f}", f"{moto[0] / raws['normal'][0]:.3f}",
+                          f"{moto[1]:,.0f}", f"{moto[1] / raws['normal'][1]:.3f}")
+        console.print(table)
+        if moto[0] and moto[1]:
+            console.print(f"Overcast (normal) vs moto: {overcast_normal[0] / moto[0]:.1f}x one at a time, "
+                          f"{overcast_normal[1] / moto[1]:.1f}x in batches of 10")
+
+        with console.status("invoke"):
+            bare = bare_pool_invoke(s)
+            ours = overcast_invoke(folder, s)
+        inv = Table(title="warm synchronous invoke round trips per second", title_justify="left")
+        inv.add_column("system")
+        inv.add_column("calls/s", justify="right")
+        inv.add_column("latency", justify="right")
+        inv.add_column("vs bare pool", justify="right")
+        inv.add_row("concurrent.futures.ProcessPoolExecutor (bare)", f"{bare:,.0f}", f"{1e6 / bare:,.0f} µs", "1.00")
+        inv.add_row("Overcast app.invoke", f"{ours:,.0f}", f"{1e6 / ours:,.0f} µs", f"{ours / bare:.2f}")
+        console.print(inv)
+
+
+if __name__ == "__main__":
+    main()
