@@ -234,7 +234,7 @@ class App:
         on_failure: str | None = None,
     ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
-    def function(
+    def function(  # type: ignore[misc]  # mypy cannot match a ParamSpec across the two forms
         self,
         handler: Callable[P, R] | None = None,
         /,

@@ -17,8 +17,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 workdir = tempfile.mkdtemp(prefix="overcast-demo-")
 os.environ.setdefault("OVERCAST_ENGINE", f"sqlite:///{workdir}/demo.db")
 
-from overcast import FunctionError, Runtime  # noqa: E402
 from shop import app, orders, shipped  # noqa: E402
+
+from overcast import FunctionError, Runtime  # noqa: E402
 
 
 def main() -> None:

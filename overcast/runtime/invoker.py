@@ -8,6 +8,7 @@ killed, one that dies is replaced; neither ever returns to the pool.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import threading
 import time
@@ -92,10 +93,8 @@ class _Worker:
         return self.process.is_alive()
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(OSError, ValueError):
             self.conn.send(("stop",))
-        except (OSError, ValueError):
-            pass
         self.process.join(2)
         if self.process.is_alive():
             self.kill()

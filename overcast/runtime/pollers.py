@@ -10,6 +10,7 @@ point lose nothing (at-least-once).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -141,10 +142,8 @@ class QueuePoller(_Poller):
 
     def _release(self, messages: list[Message]) -> None:
         for message in messages:
-            try:
+            with contextlib.suppress(OvercastError):
                 self.queue.change_visibility(message, 0)
-            except OvercastError:
-                pass
 
 
 class AsyncInvocationPoller(_Poller):

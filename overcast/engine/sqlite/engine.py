@@ -11,6 +11,7 @@ SQLite's own locking (``BEGIN IMMEDIATE`` with a busy timeout) orders their writ
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
@@ -279,10 +280,8 @@ class SQLiteEngine:
             self._writer.close()
         with self._readers_lock:
             for conn in self._readers:
-                try:
+                with contextlib.suppress(sqlite3.Error):
                     conn.close()
-                except sqlite3.Error:
-                    pass
             self._readers.clear()
 
     def __repr__(self) -> str:

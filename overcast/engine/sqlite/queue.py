@@ -196,7 +196,7 @@ class QueueOps(TxBase):
                 now=self.now(),
                 sent_at=None,
                 seq=seq,
-            
+
             ).rowcount
             if moved:  # a missing dead-letter queue leaves the message where it is
                 self._exec("message_delete_seq", seq=seq)
