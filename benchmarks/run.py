@@ -132,10 +132,10 @@ def moto_cycles(batch: int, seconds: float) -> float | None:
 
 
 def overcast_invoke(folder: str, seconds: float) -> float:
-    import bench_app
+    import invoke_app
 
     os.environ["OVERCAST_ENGINE"] = f"sqlite:///{folder}/invoke.db"
-    app = bench_app.app
+    app = invoke_app.app
     app.invoke("echo", {"n": 1})
 
     def call() -> int:
@@ -149,13 +149,13 @@ def overcast_invoke(folder: str, seconds: float) -> float:
 
 
 def bare_pool_invoke(seconds: float) -> float:
-    import bench_app
+    import invoke_app
 
     with concurrent.futures.ProcessPoolExecutor(1, mp_context=__import__("multiprocessing").get_context("spawn")) as pool:
-        pool.submit(bench_app.echo, {"n": 1}).result()
+        pool.submit(invoke_app.echo, {"n": 1}).result()
 
         def call() -> int:
-            pool.submit(bench_app.echo, {"n": 1}).result()
+            pool.submit(invoke_app.echo, {"n": 1}).result()
             return 1
 
         return rate(call, seconds)
@@ -212,6 +212,13 @@ def main() -> None:
         inv.add_row("concurrent.futures.ProcessPoolExecutor (bare)", f"{bare:,.0f}", f"{1e6 / bare:,.0f} µs", "1.00")
         inv.add_row("Overcast app.invoke", f"{ours:,.0f}", f"{1e6 / ours:,.0f} µs", f"{ours / bare:.2f}")
         console.print(inv)
+
+        # every other topic is a module bench_*.py here with run(console, seconds, folder)
+        import importlib
+
+        for path in sorted(Path(__file__).parent.glob("bench_*.py")):
+            module = importlib.import_module(path.stem)
+            module.run(console, s, folder)
 
 
 if __name__ == "__main__":

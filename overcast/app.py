@@ -27,7 +27,9 @@ from overcast.errors import ConfigError, FunctionNotFound, ValidationError
 from overcast.events import DEFAULT_ACCOUNT, DEFAULT_REGION
 from overcast.runtime.registry import DEFAULT_RETRIES, DEFAULT_TIMEOUT, FunctionDef, QueueSourceDef
 from overcast.runtime.worker import AppLocator
+from overcast.services.events_api import EventsAPI
 from overcast.services.queues import INTERNAL_PREFIX, Queue, make_spec
+from overcast.services.workflows_api import WorkflowsAPI
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -41,7 +43,7 @@ def invoke_queue_name(function: str) -> str:
     return f"{INTERNAL_PREFIX}invoke:{function}"
 
 
-class App:
+class App(EventsAPI, WorkflowsAPI):
     """An Overcast application.
 
     ``App("shop")`` uses the engine named by ``OVERCAST_ENGINE``, else ``overcast.toml``, else an
@@ -75,6 +77,12 @@ class App:
         self._queues: dict[str, Queue] = {}
         self.functions: dict[str, FunctionDef] = {}
         self.queue_sources: list[QueueSourceDef] = []
+        # extension points for the services built on the foundation (bus, topics, workflows...):
+        # queues they keep for themselves, work done inside the reconcile transaction, and the
+        # roles (objects with start/stop/join) the runtime runs for them
+        self._internal_queues: dict[str, QueueSpec] = {}
+        self._reconcile_hooks: list[Callable[[Any], None]] = []
+        self.runtime_roles: list[Callable[[App], list[Any]]] = []
         self._pool: Any = None
         caller = sys._getframe(1).f_globals
         self._module: str | None = caller.get("__name__")
@@ -116,8 +124,18 @@ class App:
             if engine is not self._engine:
                 engine.close()
 
+    def declare_internal_queue(self, spec: QueueSpec) -> Queue:
+        """Declare a queue a service keeps for itself (names start with ``overcast:``)."""
+        if not spec.name.startswith(INTERNAL_PREFIX):
+            raise ConfigError(f"internal queue names start with {INTERNAL_PREFIX!r}, not {spec.name!r}")
+        with self._lock:
+            self._internal_queues[spec.name] = spec
+            if self._engine is not None:
+                self._reconcile(self._engine)
+            return self.get_queue(spec.name)
+
     def _all_declared(self) -> list[QueueSpec]:
-        specs = dict(self._declared)
+        specs = {**self._internal_queues, **self._declared}
         for fn in self.functions.values():
             name = invoke_queue_name(fn.name)
             specs[name] = make_spec(
@@ -147,6 +165,8 @@ class App:
                     tx.queue_create(spec)
                 elif action == "update":
                     tx.queue_update(spec)
+            for hook in self._reconcile_hooks:
+                hook(tx)
 
         engine.atomic(apply)
 

@@ -8,8 +8,6 @@ import click
 
 from overcast import __version__
 from overcast.cli._output import fail
-from overcast.cli.queues import queues
-from overcast.cli.run import invoke, run
 from overcast.errors import OvercastError
 
 
@@ -19,9 +17,21 @@ def cli() -> None:
     """Overcast: run serverless Python apps (queues, functions, events) on SQLite or PostgreSQL."""
 
 
-cli.add_command(queues)
-cli.add_command(run)
-cli.add_command(invoke)
+def _load_commands() -> None:
+    """Add the commands every module of this package lists in ``COMMANDS`` (one module per
+    command group: adding a group is adding a module)."""
+    import importlib
+    import pkgutil
+
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        for command in getattr(module, "COMMANDS", []):
+            cli.add_command(command)
+
+
+_load_commands()
 
 
 def main(argv: list[str] | None = None) -> None:

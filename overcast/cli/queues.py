@@ -267,3 +267,4 @@ def stats(c: _Ctx, name: str, as_json: bool) -> None:
                      ["max receives", spec.max_receive_count or "-"]], title=name)
 
 
+COMMANDS = [queues]

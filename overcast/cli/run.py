@@ -87,3 +87,6 @@ def invoke(target: str, function: str, payload: str, is_async: bool, engine_url:
         click.echo(json.dumps(result, indent=None if not as_json else 2))
     finally:
         app.close()
+
+
+COMMANDS = [run, invoke]

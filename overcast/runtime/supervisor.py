@@ -30,6 +30,7 @@ class Runtime:
     def __init__(self, app: App, *, prestart: int | None = None) -> None:
         self.app = app
         self.pollers: list[_Poller] = []
+        self.roles: list[Any] = []  # what services add through app.runtime_roles
         self._stop = threading.Event()
         self._sweeper: threading.Thread | None = None
         self._prestart = prestart
@@ -54,6 +55,10 @@ class Runtime:
             app.pool.prestart(wanted)
         for poller in self.pollers:
             poller.start()
+        for factory in app.runtime_roles:
+            for role in factory(app):
+                self.roles.append(role)
+                role.start()
         self._sweeper = threading.Thread(target=self._sweep, name="sweeper", daemon=True)
         self._sweeper.start()
         self.started = True
@@ -72,11 +77,11 @@ class Runtime:
     def stop(self, timeout: float = 30.0) -> None:
         """Stop gracefully: in-flight batches finish, nothing accepted is lost."""
         self._stop.set()
-        for poller in self.pollers:
-            poller.stop()
+        for worker in [*self.roles, *self.pollers]:
+            worker.stop()
         deadline = time.monotonic() + timeout
-        for poller in self.pollers:
-            poller.join(max(0.0, deadline - time.monotonic()))
+        for worker in [*self.roles, *self.pollers]:
+            worker.join(max(0.0, deadline - time.monotonic()))
         self.app.close()
 
     def run_forever(self, *, on_ready: Any = None) -> None:
