@@ -130,14 +130,19 @@ class SQSEvent:
         return {"Records": [record.to_dict() for record in self.records]}
 
 
+_encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+
+
 def encode_body(body: Any) -> tuple[str, bool]:
     """Serialize a body: a str is kept as given; other JSON values become JSON text.
     Returns (text, is_json)."""
-    if isinstance(body, str):
+    if type(body) is str:
         return body, False
     if isinstance(body, bytes | bytearray):
         raise TypeError("a message body is a JSON value or a str, not bytes; decode it or base64 it")
-    return json.dumps(body, separators=(",", ":"), allow_nan=False), True
+    if isinstance(body, str):
+        return str(body), False
+    return _encode(body), True
 
 
 def decode_body(text: str, is_json: bool) -> Any:

@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from overcast.engine.base import Engine, NewMessage, QueueSpec, StoredMessage
 from overcast.errors import (
@@ -36,6 +36,7 @@ MAX_VISIBILITY = 43_200.0
 MAX_DELAY = 900.0
 MAX_ATTRIBUTES = 10
 INTERNAL_PREFIX = "overcast:"  # queues Overcast keeps for itself; ':' is not allowed in user names
+_ENTRY_FIELDS = frozenset({"id", "body", "attributes", "delay", "group_id", "dedup_id", "priority"})
 _SPEC_TTL = 1.0  # seconds a Queue handle trusts the settings it read
 _JSON = "$json"  # reserved key in stored attributes: the body is JSON text
 
@@ -186,6 +187,11 @@ def message_size(body: str, attributes: dict[str, dict[str, str]]) -> int:
     return size
 
 
+class _Prepared(NamedTuple):
+    message: NewMessage
+    size: int
+
+
 @dataclass(frozen=True)
 class BatchResult:
     """One entry's outcome in a batch: ``message_id`` on success, ``error`` otherwise."""
@@ -256,7 +262,7 @@ class Queue:
         """Send one message and return its id (on a FIFO queue, a duplicate within five
         minutes returns the first message's id and enqueues nothing)."""
         spec = self.spec
-        message = self._prepare(spec, body, attributes, delay, group_id, dedup_id, priority)
+        message = self._prepare(spec, body, attributes, delay, group_id, dedup_id, priority).message
         return self.engine.atomic(lambda tx: tx.queue_send(self.name, [message]))[0]
 
     def send_batch(self, entries: Sequence[Any]) -> list[BatchResult]:
@@ -280,7 +286,7 @@ class Queue:
             if entry_id in seen:
                 raise ValidationError(f"send_batch: entry id {entry_id!r} appears twice")
             seen.add(entry_id)
-            unknown = set(fields) - {"id", "body", "attributes", "delay", "group_id", "dedup_id", "priority"}
+            unknown = fields.keys() - _ENTRY_FIELDS
             try:
                 if unknown:
                     raise ValidationError(f"unknown entry field(s): {', '.join(sorted(unknown))}")
@@ -296,8 +302,8 @@ class Queue:
             except OvercastError as exc:
                 results[index] = BatchResult(entry_id, error=exc)
                 continue
-            total += message_size(message.body, message.attributes.get("attrs", {}))
-            prepared.append((index, entry_id, message))
+            total += message.size
+            prepared.append((index, entry_id, message.message))
         if total > spec.max_message_size:
             raise MessageTooLarge(
                 f"queue {self.name!r}: the batch totals {total} bytes, over the "
@@ -318,7 +324,7 @@ class Queue:
         group_id: str | None,
         dedup_id: str | None,
         priority: int,
-    ) -> NewMessage:
+    ) -> _Prepared:
         try:
             text, is_json = encode_body(body)
         except (TypeError, ValueError) as exc:
@@ -361,7 +367,7 @@ class Queue:
         stored: dict[str, Any] = {"attrs": attrs} if attrs else {}
         if is_json:
             stored[_JSON] = True
-        return NewMessage(
+        message = NewMessage(
             id=str(uuid.uuid4()),
             body=text,
             attributes=stored,
@@ -370,6 +376,7 @@ class Queue:
             group_id=group_id,
             dedup_id=dedup_id,
         )
+        return _Prepared(message, size)
 
     # -- receiving -----------------------------------------------------------------------------
 

@@ -38,55 +38,48 @@ SELECT retention FROM queues WHERE name = :name;
 
 -- name: message_insert
 INSERT INTO messages (queue, id, body, attributes, priority, group_id, dedup_id,
-                      sent_at, visible_at, expires_at)
+                      sent_at, hidden, visible_at, expires_at)
 VALUES (:queue, :id, :body, :attributes, :priority, :group_id, :dedup_id,
-        :now, :now + :delay, :expires_at);
+        :now, :delay > 0, :now + :delay, :expires_at);
 
 -- name: queue_receive_settings
 SELECT fifo, max_receive_count, dead_letter FROM queues WHERE name = :name;
 
--- name: receive_take
-UPDATE messages
-SET receipt = seq || '.' || :token,
-    receive_count = receive_count + 1,
-    visible_at = :now + :visibility_timeout,
-    first_received_at = coalesce(first_received_at, :now)
-WHERE seq IN (
-    SELECT seq FROM messages
-    WHERE queue = :queue AND visible_at <= :now AND expires_at > :now
-    ORDER BY priority DESC, seq
-    LIMIT :limit)
-RETURNING seq, id, body, attributes, receive_count, sent_at, first_received_at,
-          priority, group_id, dedup_id, source_queue, receipt;
+-- name: unhide
+UPDATE messages SET hidden = 0 WHERE queue = :queue AND hidden = 1 AND visible_at <= :now;
 
--- name: receive_take_fifo
-UPDATE messages
-SET receipt = seq || '.' || :token,
-    receive_count = receive_count + 1,
-    visible_at = :now + :visibility_timeout,
-    first_received_at = coalesce(first_received_at, :now)
-WHERE seq IN (
-    SELECT seq FROM messages
-    WHERE queue = :queue AND visible_at <= :now AND expires_at > :now
-      AND (group_id IS NULL OR group_id NOT IN (
-            SELECT group_id FROM messages
-            WHERE queue = :queue AND visible_at > :now AND receive_count > 0 AND group_id IS NOT NULL))
-    ORDER BY seq
-    LIMIT :limit)
-RETURNING seq, id, body, attributes, receive_count, sent_at, first_received_at,
-          priority, group_id, dedup_id, source_queue, receipt;
-
--- name: exhausted_candidates
-SELECT seq FROM messages
-WHERE queue = :queue AND visible_at <= :now AND expires_at > :now AND receive_count >= :max_receive_count
+-- name: receive_candidates
+SELECT seq, receive_count FROM messages
+WHERE queue = :queue AND hidden = 0 AND expires_at > :now
 ORDER BY priority DESC, seq
 LIMIT :limit;
 
+-- name: receive_candidates_fifo
+SELECT seq, receive_count FROM messages
+WHERE queue = :queue AND hidden = 0 AND expires_at > :now
+  AND (group_id IS NULL OR group_id NOT IN (
+        SELECT group_id FROM messages
+        WHERE queue = :queue AND hidden = 1 AND visible_at > :now AND receive_count > 0
+          AND group_id IS NOT NULL))
+ORDER BY seq
+LIMIT :limit;
+
+-- name: message_take
+UPDATE messages
+SET receipt = seq || '.' || :token,
+    receive_count = receive_count + 1,
+    hidden = :visibility_timeout > 0,
+    visible_at = :now + :visibility_timeout,
+    first_received_at = coalesce(first_received_at, :now)
+WHERE seq IN (SELECT value FROM json_each(:seqs))
+RETURNING seq, id, body, attributes, receive_count, sent_at, first_received_at,
+          priority, group_id, dedup_id, source_queue, receipt;
+
 -- name: message_move
 INSERT INTO messages (queue, id, body, attributes, priority, group_id, dedup_id,
-                      sent_at, visible_at, expires_at, receive_count, source_queue)
+                      sent_at, hidden, visible_at, expires_at, receive_count, source_queue)
 SELECT :target, m.id, m.body, m.attributes, m.priority, m.group_id, m.dedup_id,
-       coalesce(:sent_at, m.sent_at), :now, coalesce(:sent_at, m.sent_at) + t.retention, 0, :source
+       coalesce(:sent_at, m.sent_at), 0, :now, coalesce(:sent_at, m.sent_at) + t.retention, 0, :source
 FROM messages m JOIN queues t ON t.name = :target
 WHERE m.seq = :seq;
 
@@ -100,7 +93,7 @@ DELETE FROM messages WHERE seq = :seq;
 SELECT receipt FROM messages WHERE seq = :seq AND queue = :queue;
 
 -- name: message_change_visibility
-UPDATE messages SET visible_at = :now + :seconds
+UPDATE messages SET visible_at = :now + :seconds, hidden = :seconds > 0
 WHERE seq = :seq AND queue = :queue AND receipt = :receipt AND receive_count > 0;
 
 -- name: queue_stats
@@ -111,7 +104,7 @@ SELECT coalesce(sum(visible_at <= :now), 0),
 FROM messages WHERE queue = :queue AND expires_at > :now;
 
 -- name: queue_next_visible_at
-SELECT min(visible_at) FROM messages WHERE queue = :queue AND visible_at > :now;
+SELECT min(visible_at) FROM messages WHERE queue = :queue AND hidden = 1 AND visible_at > :now;
 
 -- name: queue_redrive_candidates
 SELECT seq, source_queue FROM messages WHERE queue = :queue ORDER BY seq LIMIT :limit;

@@ -56,6 +56,22 @@ def _load(text: str) -> dict[str, object]:
     return result
 
 
+def _stored(r: tuple[object, ...]) -> StoredMessage:
+    return StoredMessage(
+        id=r[1],  # type: ignore[arg-type]
+        body=r[2],  # type: ignore[arg-type]
+        attributes=_load(r[3]),  # type: ignore[arg-type]
+        receipt=r[11],  # type: ignore[arg-type]
+        receive_count=r[4],  # type: ignore[arg-type]
+        sent_at=r[5],  # type: ignore[arg-type]
+        first_received_at=r[6],  # type: ignore[arg-type]
+        priority=r[7],  # type: ignore[arg-type]
+        group_id=r[8],  # type: ignore[arg-type]
+        dedup_id=r[9],  # type: ignore[arg-type]
+        source_queue=r[10],  # type: ignore[arg-type]
+    )
+
+
 def _parse_receipt(receipt: str) -> int:
     try:
         seq, token = receipt.split(".", 1)
@@ -148,59 +164,43 @@ class QueueOps(TxBase):
         if settings is None:
             raise QueueNotFound(f"queue {queue!r} does not exist")
         fifo, max_receive_count, dead_letter = settings
-        if max_receive_count and dead_letter:
-            self._move_exhausted(queue, max_receive_count, dead_letter, max_messages)
+        now = self.now()
+        self._exec("unhide", queue=queue, now=now)
+        query = "receive_candidates_fifo" if fifo else "receive_candidates"
+        chosen: list[int] = []
+        while len(chosen) < max_messages:
+            candidates = self._all(query, queue=queue, now=now, limit=max_messages - len(chosen))
+            moved = False
+            for seq, receive_count in candidates:
+                exhausted = bool(max_receive_count) and receive_count >= max_receive_count
+                # received too often: to the dead-letter queue instead of delivered again
+                if exhausted and dead_letter and self._move(seq, dead_letter, source=queue, sent_at=None):
+                    moved = True
+                    continue
+                chosen.append(seq)
+            if not moved:
+                break
+        if not chosen:
+            return []
         rows = self._all(
-            "receive_take_fifo" if fifo else "receive_take",
-            queue=queue,
-            now=self.now(),
-            visibility_timeout=visibility_timeout,
+            "message_take",
             token=secrets.token_hex(8),
-            limit=max_messages,
+            now=now,
+            visibility_timeout=visibility_timeout,
+            seqs=json.dumps(chosen),
         )
-        # RETURNING gives no order: restore the receive order
-        if fifo:
-            rows.sort(key=lambda r: r[0])
-        else:
-            rows.sort(key=lambda r: (-r[7], r[0]))
-        return [
-            StoredMessage(
-                id=r[1],
-                body=r[2],
-                attributes=_load(r[3]),
-                receipt=r[11],
-                receive_count=r[4],
-                sent_at=r[5],
-                first_received_at=r[6],
-                priority=r[7],
-                group_id=r[8],
-                dedup_id=r[9],
-                source_queue=r[10],
-            )
-            for r in rows
-        ]
+        order = {seq: i for i, seq in enumerate(chosen)}  # RETURNING has no order of its own
+        rows.sort(key=lambda r: order[r[0]])
+        return [_stored(r) for r in rows]
 
-    def _move_exhausted(self, queue: str, max_receive_count: int, dead_letter: str, limit: int) -> None:
-        rows = self._all(
-            "exhausted_candidates",
-            queue=queue,
-            now=self.now(),
-            max_receive_count=max_receive_count,
-            limit=max(limit, 10),
-        )
-        for (seq,) in rows:
-            moved = self._exec(
-                "message_move",
-                target=dead_letter,
-                source=queue,
-                now=self.now(),
-                sent_at=None,
-                seq=seq,
-
-            ).rowcount
-            if moved:  # a missing dead-letter queue leaves the message where it is
-                self._exec("message_delete_seq", seq=seq)
-                self.touched.add(dead_letter)
+    def _move(self, seq: int, target: str, *, source: str | None, sent_at: float | None) -> bool:
+        moved = self._exec(
+            "message_move", target=target, source=source, now=self.now(), sent_at=sent_at, seq=seq
+        ).rowcount
+        if moved:  # a missing target queue leaves the message where it is
+            self._exec("message_delete_seq", seq=seq)
+            self.touched.add(target)
+        return bool(moved)
 
     def queue_delete_message(self, queue: str, receipt: str) -> None:
         seq = _parse_receipt(receipt)
@@ -256,9 +256,7 @@ class QueueOps(TxBase):
             target = to or source
             if target is None:
                 continue
-            if self._exec("message_move", target=target, source=None, now=self.now(), sent_at=self.now(), seq=seq).rowcount:
-                self._exec("message_delete_seq", seq=seq)
-                self.touched.add(target)
+            if self._move(seq, target, source=None, sent_at=self.now()):
                 moved += 1
         return moved
 

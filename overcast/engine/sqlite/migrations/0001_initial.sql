@@ -20,6 +20,9 @@ CREATE TABLE messages (
     group_id TEXT,
     dedup_id TEXT,
     sent_at REAL NOT NULL,
+    -- hidden = 1 while delayed or in flight; a receive first un-hides what visible_at has
+    -- reached, so finding the next messages never scans past in-flight ones
+    hidden INTEGER NOT NULL,
     visible_at REAL NOT NULL,
     expires_at REAL NOT NULL,
     receive_count INTEGER NOT NULL DEFAULT 0,
@@ -27,10 +30,10 @@ CREATE TABLE messages (
     receipt TEXT,
     source_queue TEXT
 );
--- receive order: priority, then age
-CREATE INDEX messages_order ON messages (queue, priority DESC, seq);
--- next visibility, in-flight groups, counts
-CREATE INDEX messages_visible ON messages (queue, visible_at);
+-- receive order among visible messages: priority, then age
+CREATE INDEX messages_ready ON messages (queue, hidden, priority DESC, seq);
+-- hidden messages by the time they come back: un-hiding, in-flight FIFO groups, next wake-up
+CREATE INDEX messages_hidden ON messages (queue, hidden, visible_at);
 -- no index on expires_at: the retention sweep scans once a minute, and every send would pay for one
 
 CREATE TABLE dedup (
