@@ -28,6 +28,7 @@ from overcast.events import DEFAULT_ACCOUNT, DEFAULT_REGION
 from overcast.runtime.registry import DEFAULT_RETRIES, DEFAULT_TIMEOUT, FunctionDef, QueueSourceDef
 from overcast.runtime.worker import AppLocator
 from overcast.services.events_api import EventsAPI
+from overcast.services.gateway_api import GatewayAPI
 from overcast.services.queues import INTERNAL_PREFIX, Queue, make_spec
 from overcast.services.workflows_api import WorkflowsAPI
 
@@ -43,7 +44,7 @@ def invoke_queue_name(function: str) -> str:
     return f"{INTERNAL_PREFIX}invoke:{function}"
 
 
-class App(EventsAPI, WorkflowsAPI):
+class App(GatewayAPI, EventsAPI, WorkflowsAPI):
     """An Overcast application.
 
     ``App("shop")`` uses the engine named by ``OVERCAST_ENGINE``, else ``overcast.toml``, else an
@@ -84,6 +85,7 @@ class App(EventsAPI, WorkflowsAPI):
         self._reconcile_hooks: list[Callable[[Any], None]] = []
         self.runtime_roles: list[Callable[[App], list[Any]]] = []
         self._pool: Any = None
+        self._init_gateway()
         caller = sys._getframe(1).f_globals
         self._module: str | None = caller.get("__name__")
         file = caller.get("__file__")

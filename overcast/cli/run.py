@@ -20,24 +20,28 @@ from overcast.runtime.loader import load_app_file
 @click.argument("target", metavar="FILE[:APP]")
 @click.option("--engine", "engine_url", metavar="URL", default=None, help="Engine URL for this run.")
 @click.option("--reload", is_flag=True, help="Restart when the app's Python files change.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Where the HTTP gateway listens.")
+@click.option("--port", type=int, default=8000, show_default=True, help="The HTTP gateway's port.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
-def run(target: str, engine_url: str | None, reload: bool, log_level: str) -> None:
-    """Run an app: its queue pollers, async invocations and workers, until Ctrl-C."""
+def run(target: str, engine_url: str | None, reload: bool, host: str, port: int, log_level: str) -> None:
+    """Run an app: its HTTP routes, queue pollers, async invocations and workers, until Ctrl-C."""
     if engine_url:
         os.environ["OVERCAST_ENGINE"] = engine_url
     if reload:
-        _run_with_reload(target, log_level)
+        _run_with_reload(f"{target} --host {host} --port {port}", log_level)
         return
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from overcast.runtime.supervisor import Runtime
 
     app = load_app_file(target)
+    app.gateway_host, app.gateway_port = host, port
     runtime = Runtime(app)
 
     def ready(rt: Runtime) -> None:
+        served = f", HTTP on http://{host}:{port}" if app.routes else ""
         ok(f"overcast: app {app.name!r} running on {app.engine_url} — "
-           f"{len(app.queue_sources)} queue mapping(s), {len(app.functions)} function(s); Ctrl-C to stop")
+           f"{len(app.queue_sources)} queue mapping(s), {len(app.functions)} function(s){served}; Ctrl-C to stop")
 
     runtime.run_forever(on_ready=ready)
     ok(f"overcast: stopped after {runtime.processed()} message(s)")
@@ -46,7 +50,7 @@ def run(target: str, engine_url: str | None, reload: bool, log_level: str) -> No
 def _run_with_reload(target: str, log_level: str) -> None:
     import watchfiles
 
-    folder = Path(target.partition(":")[0]).resolve().parent
+    folder = Path(target.split()[0].partition(":")[0]).resolve().parent
     ok(f"overcast: watching {folder} for changes")
     watchfiles.run_process(
         folder,

@@ -29,6 +29,7 @@ class FunctionDef:
     retry_delay: float = 1.0
     concurrency: int | None = None
     on_failure: str | None = None
+    json_result: bool = True  # results must be JSON values (gateway handlers: also bytes, Response)
 
     def __post_init__(self) -> None:
         if not callable(self.handler):

@@ -117,10 +117,11 @@ def worker_main(conn: Connection, locator: AppLocator) -> None:
                 result = loop.run_until_complete(fn.handler(*args))
             else:
                 result = fn.handler(*args)
-            try:
-                json.dumps(result)
-            except (TypeError, ValueError) as exc:
-                raise TypeError(f"the handler returned a value that is not JSON: {exc}") from None
+            if fn.json_result:  # gateway handlers may also return bytes and Response objects
+                try:
+                    json.dumps(result)
+                except (TypeError, ValueError) as exc:
+                    raise TypeError(f"the handler returned a value that is not JSON: {exc}") from None
             conn.send(("ok", result))
         except BaseException as exc:  # a handler's failure is reported, never fatal to the worker
             # leave this module's own frame out: the user's code starts the traceback

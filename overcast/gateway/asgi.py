@@ -1,0 +1,245 @@
+"""The gateway's ASGI application: request id and access log, routing, authorizers, size limits
+and validation, then the route's integration (function, queue, bus, workflow, proxy, mock,
+aggregate).
+
+Before changing: a storage-first route answers 202 only after the engine committed the message,
+so a 202 is a promise the runtime keeps even if this process dies right after; and every
+response carries the ``x-request-id`` the function also sees.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import math
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import jsonschema  # type: ignore[import-untyped]
+from anyio import to_thread
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request as HTTPRequest
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+
+from overcast.errors import FunctionError, FunctionTimeout, OvercastError
+from overcast.gateway.aggregate import aggregate
+from overcast.gateway.auth import Denied
+from overcast.gateway.proxy import forward
+from overcast.gateway.request import Request, to_http
+from overcast.gateway.routing import Route, Router
+
+if TYPE_CHECKING:
+    from overcast.app import App
+
+access_log = logging.getLogger("overcast.gateway.access")
+log = logging.getLogger("overcast.gateway")
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def error(status: int, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"message": message, **extra}, status_code=status)
+
+
+class Gateway:
+    """The ASGI callable for one app's routes."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.router = Router(list(app.routes))
+        self.client: httpx.AsyncClient | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        started = time.perf_counter()
+        request = HTTPRequest(scope, receive)
+        request_id = request.headers.get("x-request-id") or str(uuid.uuid4())
+        try:
+            response = await self.dispatch(request, request_id)
+        except Exception:  # a bug of ours: answer 500, never a dropped connection
+            log.exception("gateway error on %s %s", request.method, request.url.path)
+            response = error(500, "internal error")
+        response.headers["x-request-id"] = request_id
+        await response(scope, receive, send)
+        access_log.info(
+            "%s %s %d %.1fms %s", request.method, request.url.path, response.status_code,
+            (time.perf_counter() - started) * 1000, request_id,
+        )
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.client = httpx.AsyncClient()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.client is not None:
+                    await self.client.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def dispatch(self, request: HTTPRequest, request_id: str) -> Response:
+        route, found = self.router.match(request.method, request.url.path)
+        if route is None:
+            if found:
+                return error(405, "method not allowed", allowed=sorted(set(found)))
+            return error(404, "not found")
+        params: dict[str, str] = found  # type: ignore[assignment]
+        identity: dict[str, Any] = {}
+        if route.auth is not None:
+            authorizer = self.app.authorizers[route.auth]
+            try:
+                identity = await to_thread.run_sync(
+                    authorizer.authorize, self.app, request.headers, route.scopes)
+            except Denied as denied:
+                headers = {}
+                if denied.retry_after:
+                    headers["retry-after"] = str(max(1, math.ceil(denied.retry_after)))
+                if denied.status == 401:
+                    headers["www-authenticate"] = "Bearer" if route.auth and "jwt" in type(authorizer).__name__.lower() else "ApiKey"
+                return JSONResponse({"message": denied.message}, status_code=denied.status, headers=headers)
+        if route.upstream is not None:
+            if self.client is None:
+                self.client = httpx.AsyncClient()
+            return await forward(self.client, request, route, params, request_id)
+        try:
+            body = await _read_body(request, route.max_body)
+        except _TooLarge:
+            return error(413, f"the request body is over this route's limit of {route.max_body} bytes")
+        query = dict(request.query_params)
+        if route.query_schema is not None:
+            problem = _validate(route.query_schema, query, "query")
+            if problem:
+                return error(400, problem[0], path=problem[1])
+        payload: Any = None
+        if route.body_schema is not None:
+            try:
+                payload = json.loads(body or b"null")
+            except ValueError:
+                return error(400, "the request body is not valid JSON", path="body")
+            problem = _validate(route.body_schema, payload, "body")
+            if problem:
+                return error(400, problem[0], path=problem[1])
+        req = Request(
+            method=request.method, path=request.url.path, route=route.path, path_params=params,
+            query_string=request.url.query, headers={k.lower(): v for k, v in request.headers.items()},
+            body=body, request_id=request_id, auth=identity,
+            source_ip=request.client.host if request.client else "", time_epoch=time.time(),
+        )
+        try:
+            return await self.integrate(route, req)
+        except FunctionTimeout:
+            return error(504, "the function did not answer in time")
+        except FunctionError as exc:
+            log.warning("route %s: function failed: %s: %s", route.key, exc.error_type, exc.error_message)
+            return error(502, "the function failed", errorType=exc.error_type)
+        except OvercastError as exc:
+            return error(exc.status_code, str(exc))
+
+    async def integrate(self, route: Route, req: Request) -> Response:
+        app = self.app
+        kind = route.kind
+        if kind == "function":
+            fn = app.functions[route.function]  # type: ignore[index]
+            event: Any = req.to_dict() if route.payload == "v2" else req
+            timeout = min(fn.timeout, route.timeout)
+            result = await to_thread.run_sync(functools.partial(app.pool.invoke, fn, event, timeout=timeout))
+            status, headers, body = to_http(result)
+            return Response(body, status_code=status, headers=headers)
+        if kind == "mock":
+            status, headers, body = to_http(_mock_response(route.mock or {}))
+            return Response(body, status_code=status, headers=headers)
+        if kind == "queue":
+            message, attributes = _message_from(req, route.forward_headers)
+            queue = app.get_queue(route.queue)  # type: ignore[arg-type]
+            message_id = await to_thread.run_sync(
+                functools.partial(queue.send, message, attributes=attributes or None))
+            return JSONResponse({"messageId": message_id, "requestId": req.request_id}, status_code=202)
+        if kind == "aggregate":
+            event = None
+            if req.body:
+                try:
+                    event = req.json()
+                except OvercastError:
+                    event = req.text
+            result = await aggregate(app, route.parts or {}, deadline=route.timeout, event=event, client=self.client)
+            return JSONResponse(result, status_code=200)
+        if kind == "bus":
+            return await self._bus(route, req)
+        if kind == "workflow":
+            return await self._workflow(route, req)
+        return error(500, f"route {route.key} has no integration")
+
+    async def _bus(self, route: Route, req: Request) -> Response:
+        put = getattr(self.app, "put_events_from_http", None)
+        if put is None:
+            return error(501, "the event bus is not available in this version of Overcast")
+        result = await to_thread.run_sync(functools.partial(put, route.bus, req))
+        status, headers, body = to_http(result)
+        return Response(body, status_code=status, headers=headers)
+
+    async def _workflow(self, route: Route, req: Request) -> Response:
+        start = getattr(self.app, "start_execution_from_http", None)
+        if start is None:
+            return error(501, "workflows are not available in this version of Overcast")
+        result = await to_thread.run_sync(functools.partial(start, route.workflow, req, route.sync))
+        status, headers, body = to_http(result)
+        return Response(body, status_code=status, headers=headers)
+
+
+def _mock_response(mock: dict[str, Any]) -> Any:
+    from overcast.gateway.request import Response as Reply
+
+    return Reply(int(mock.get("status", 200)), mock.get("body"), dict(mock.get("headers") or {}))
+
+
+def _message_from(req: Request, forward_headers: tuple[str, ...]) -> tuple[Any, dict[str, str]]:
+    content_type = req.headers.get("content-type", "")
+    if content_type.startswith("application/json"):
+        message: Any = req.json()
+    else:
+        message = req.text
+    attributes = {name: req.headers[name] for name in forward_headers if req.headers.get(name)}
+    attributes["request_id"] = req.request_id
+    return message, attributes
+
+
+async def _read_body(request: HTTPRequest, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _validate(schema: dict[str, Any], value: Any, where: str) -> tuple[str, str] | None:
+    validator = jsonschema.Draft202012Validator(schema)
+    failure = jsonschema.exceptions.best_match(validator.iter_errors(value))
+    if failure is None:
+        return None
+    path = ".".join([where, *[str(p) for p in failure.absolute_path]])
+    return f"{path}: {failure.message}", path
+
+
+def build_asgi(app: App) -> Any:
+    """The app's gateway as an ASGI application (with CORS when the app configured it)."""
+    gateway: Any = Gateway(app)
+    if app.cors_settings is not None:
+        gateway = CORSMiddleware(gateway, **app.cors_settings)
+    return gateway

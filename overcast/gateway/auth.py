@@ -1,0 +1,184 @@
+"""Authorizers: API keys with usage plans, JWT (HS256/RS256, issuer, audience, expiry, scopes,
+keys from a JWKS file) and custom authorizer functions with result caching.
+
+Before changing: an authorizer either returns the identity it established (a dict that becomes
+``request.auth``) or raises ``Denied`` with the status to answer — 401 when credentials are
+missing or invalid, 403 when they are valid but not enough, 429 when throttled. Nothing that
+fails verification is ever let through: every error path denies.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jwt
+
+from overcast.errors import ConfigError
+from overcast.gateway.keys import KeyStore
+
+if TYPE_CHECKING:
+    from overcast.app import App
+
+
+class Denied(Exception):
+    """A request the authorizer refuses: ``status`` and a message for the JSON body."""
+
+    def __init__(self, status: int, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.retry_after = retry_after
+
+
+class Authorizer:
+    """Base class: ``authorize(app, headers, scopes) -> identity dict`` or raise ``Denied``."""
+
+    def authorize(self, app: App, headers: Mapping[str, str], scopes: tuple[str, ...]) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class APIKeyAuth(Authorizer):
+    """API keys in the ``x-api-key`` header, checked against their usage plan in the engine.
+
+    ``plans`` limits the route to keys of those plans. Keys are managed with
+    ``overcast keys create|ls|revoke`` (or ``KeyStore``).
+    """
+
+    def __init__(self, *, header: str = "x-api-key", plans: tuple[str, ...] | list[str] = ()) -> None:
+        self.header = header.lower()
+        self.plans = tuple(plans)
+
+    def authorize(self, app: App, headers: Mapping[str, str], scopes: tuple[str, ...]) -> dict[str, Any]:
+        verdict = KeyStore(app.engine).check(headers.get(self.header), plans=self.plans)
+        if not verdict.allowed:
+            raise Denied(verdict.status, verdict.message, verdict.retry_after or None)
+        return {"apiKey": verdict.key_name, "usagePlan": verdict.plan}
+
+
+class JWTAuth(Authorizer):
+    """Bearer JWTs in the ``Authorization`` header.
+
+    Give ``secret`` (HS256) or ``jwks_file`` / ``public_key`` (RS256); ``issuer`` and ``audience``
+    are checked when given, ``exp`` always (with ``leeway`` seconds), and a route's ``scopes``
+    must all be in the token's ``scope`` (space-separated) or ``scp`` claim.
+    """
+
+    def __init__(
+        self,
+        *,
+        secret: str | None = None,
+        public_key: str | None = None,
+        jwks_file: str | Path | None = None,
+        algorithms: list[str] | tuple[str, ...] = ("HS256",),
+        issuer: str | None = None,
+        audience: str | None = None,
+        leeway: float = 0,
+    ) -> None:
+        self.algorithms = [a for a in algorithms]
+        if not self.algorithms or any(a.lower() == "none" for a in self.algorithms):
+            raise ConfigError("JWTAuth: give real algorithms (HS256, RS256, ...); 'none' is never accepted")
+        if secret is None and public_key is None and jwks_file is None:
+            raise ConfigError("JWTAuth needs secret=, public_key= or jwks_file=")
+        self.secret = secret
+        self.public_key = public_key
+        self.issuer = issuer
+        self.audience = audience
+        self.leeway = leeway
+        self._jwks: dict[str, Any] = {}
+        if jwks_file is not None:
+            try:
+                data = json.loads(Path(jwks_file).read_text())
+                for entry in data["keys"]:
+                    key = jwt.PyJWK(entry)
+                    self._jwks[entry.get("kid", "")] = key.key
+            except (OSError, ValueError, KeyError, jwt.PyJWKError) as exc:
+                raise ConfigError(f"JWTAuth: cannot read JWKS file {jwks_file}: {exc}") from None
+
+    def _key(self, token: str) -> Any:
+        if self._jwks:
+            try:
+                kid = jwt.get_unverified_header(token).get("kid", "")
+            except jwt.PyJWTError:
+                raise Denied(401, "malformed token") from None
+            if kid in self._jwks:
+                return self._jwks[kid]
+            if len(self._jwks) == 1 and not kid:
+                return next(iter(self._jwks.values()))
+            raise Denied(401, "the token is signed with an unknown key")
+        return self.secret if self.secret is not None else self.public_key
+
+    def authorize(self, app: App, headers: Mapping[str, str], scopes: tuple[str, ...]) -> dict[str, Any]:
+        header = headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Denied(401, "missing bearer token (send Authorization: Bearer <jwt>)")
+        token = token.strip()
+        options = {"require": ["exp"], "verify_aud": self.audience is not None}
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key=self._key(token),
+                algorithms=self.algorithms,
+                issuer=self.issuer,
+                audience=self.audience,
+                leeway=self.leeway,
+                options=options,  # type: ignore[arg-type]
+            )
+        except jwt.ExpiredSignatureError:
+            raise Denied(401, "the token has expired") from None
+        except jwt.InvalidAudienceError:
+            raise Denied(401, "the token is not for this audience") from None
+        except jwt.InvalidIssuerError:
+            raise Denied(401, "the token is from another issuer") from None
+        except jwt.PyJWTError as exc:
+            raise Denied(401, f"invalid token: {exc}") from None
+        granted = claims.get("scope", claims.get("scp", ""))
+        granted_set = set(granted.split() if isinstance(granted, str) else granted or [])
+        missing = [s for s in scopes if s not in granted_set]
+        if missing:
+            raise Denied(403, f"the token lacks the scope(s): {', '.join(missing)}")
+        return {"jwt": {"claims": claims, "scopes": sorted(granted_set)}}
+
+
+class FunctionAuth(Authorizer):
+    """A custom authorizer: an app function gets ``{"headers", "routeArn"?...}`` (API Gateway's
+    simple-response payload 2.0 request) and returns ``{"isAuthorized": bool, "context": {...}}``.
+    Results are cached per identity header value for ``ttl`` seconds."""
+
+    def __init__(self, function: str, *, identity_header: str = "authorization", ttl: float = 300) -> None:
+        self.function = function
+        self.identity_header = identity_header.lower()
+        self.ttl = ttl
+        self._cache: dict[str, tuple[float, bool, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def authorize(self, app: App, headers: Mapping[str, str], scopes: tuple[str, ...]) -> dict[str, Any]:
+        identity = headers.get(self.identity_header)
+        if not identity:
+            raise Denied(401, f"missing {self.identity_header} header")
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(identity)
+        if cached is not None and cached[0] > now:
+            allowed, context = cached[1], cached[2]
+        else:
+            from overcast.errors import FunctionError
+
+            try:
+                result = app.invoke(self.function, {"version": "2.0", "type": "REQUEST",
+                                                    "identitySource": [identity], "headers": dict(headers)})
+            except FunctionError as exc:
+                raise Denied(500, f"the authorizer failed: {exc.error_type}") from None
+            allowed = isinstance(result, dict) and result.get("isAuthorized") is True
+            context = (result.get("context") or {}) if isinstance(result, dict) else {}
+            if self.ttl > 0:
+                with self._lock:
+                    self._cache[identity] = (now + self.ttl, allowed, context)
+        if not allowed:
+            raise Denied(403, "forbidden")
+        return {"lambda": context}

@@ -1,0 +1,198 @@
+"""API keys, usage plans and throttling, stored in the engine so limits hold across processes.
+
+A usage plan has a steady ``rate`` (requests per second), a ``burst`` (the token bucket's size)
+and an optional ``quota`` per ``day``, ``week`` or ``month``. Keys are stored by the SHA-256 of
+their value: a leaked database does not leak keys.
+
+Before changing: a request's bucket refill, token take and quota count happen in one engine
+transaction (``check``), so two gateway processes sharing an engine never both spend the last
+token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from overcast.engine.base import ABSENT, Engine
+from overcast.errors import NotFound, ValidationError
+
+KEYS = "gateway.keys"
+PLANS = "gateway.plans"
+BUCKETS = "gateway.buckets"
+QUOTAS = "gateway.quotas"
+PERIODS = ("day", "week", "month")
+
+
+@dataclass(frozen=True)
+class UsagePlan:
+    name: str
+    rate: float | None = None
+    burst: int | None = None
+    quota: int | None = None
+    period: str = "day"
+
+    def __post_init__(self) -> None:
+        if self.rate is not None and self.rate <= 0:
+            raise ValidationError(f"usage plan {self.name!r}: rate must be positive")
+        if self.burst is not None and self.burst < 1:
+            raise ValidationError(f"usage plan {self.name!r}: burst must be at least 1")
+        if self.quota is not None and self.quota < 1:
+            raise ValidationError(f"usage plan {self.name!r}: quota must be at least 1")
+        if self.period not in PERIODS:
+            raise ValidationError(f"usage plan {self.name!r}: period must be one of {', '.join(PERIODS)}")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of checking a key: allowed, or refused with a status and a retry delay."""
+
+    allowed: bool
+    status: int = 200
+    message: str = ""
+    retry_after: float = 0.0
+    key_name: str = ""
+    plan: str = ""
+
+
+def _hash(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _period_id(period: str, now: float) -> tuple[str, float]:
+    t = time.gmtime(now)
+    if period == "day":
+        start = time.mktime((t.tm_year, t.tm_mon, t.tm_mday, 0, 0, 0, 0, 0, 0)) - time.timezone
+        return time.strftime("%Y-%m-%d", t), start + 86_400
+    if period == "week":
+        day_start = time.mktime((t.tm_year, t.tm_mon, t.tm_mday, 0, 0, 0, 0, 0, 0)) - time.timezone
+        start = day_start - t.tm_wday * 86_400
+        return time.strftime("%G-W%V", t), start + 7 * 86_400
+    year, month = (t.tm_year + 1, 1) if t.tm_mon == 12 else (t.tm_year, t.tm_mon + 1)
+    end = time.mktime((year, month, 1, 0, 0, 0, 0, 0, 0)) - time.timezone
+    return time.strftime("%Y-%m", t), end
+
+
+class KeyStore:
+    """Create, list and revoke keys and plans; check a request against its key's plan."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def put_plan(self, plan: UsagePlan) -> None:
+        def apply(tx: Any) -> None:
+            tx.kv_put(PLANS, plan.name, "", {"rate": plan.rate, "burst": plan.burst,
+                                             "quota": plan.quota, "period": plan.period})
+            tx.kv_put(PLANS, "__index__", plan.name, True)
+
+        self.engine.atomic(apply)
+
+    def plans(self) -> list[UsagePlan]:
+        rows: list[Any] = []
+
+        def gather(tx: Any) -> None:
+            # plans are few: one partition per plan, listed through the key index
+            for item in tx.kv_query(PLANS, "__index__", limit=10_000):
+                got = tx.kv_get(PLANS, item.sk, "")
+                if got is not None:
+                    rows.append((item.sk, got.value))
+
+        self.engine.read(gather)
+        return [UsagePlan(name, **value) for name, value in rows]
+
+    def create(self, name: str, *, plan: str | None = None, value: str | None = None,
+               rate: float | None = None, burst: int | None = None, quota: int | None = None,
+               period: str = "day") -> str:
+        """Create a key (returning its value, shown once). Limits given here make a plan named
+        after the key; ``plan`` names an existing one."""
+        if not name or len(name) > 128:
+            raise ValidationError("a key name is 1-128 characters")
+        value = value or "ock_" + secrets.token_urlsafe(24)
+        if len(value) < 20:
+            raise ValidationError("an API key value must be at least 20 characters")
+        if plan is None and any(v is not None for v in (rate, burst, quota)):
+            plan = name
+            usage = UsagePlan(plan, rate, burst, quota, period)
+        else:
+            usage = None
+
+        def apply(tx: Any) -> None:
+            if usage is not None:
+                tx.kv_put(PLANS, usage.name, "", {"rate": usage.rate, "burst": usage.burst,
+                                                  "quota": usage.quota, "period": usage.period})
+                tx.kv_put(PLANS, "__index__", usage.name, True)
+            elif plan is not None and tx.kv_get(PLANS, plan, "") is None:
+                raise NotFound(f"usage plan {plan!r} does not exist")
+            if tx.kv_get(KEYS, "__names__", name) is not None:
+                raise ValidationError(f"a key named {name!r} already exists")
+            tx.kv_put(KEYS, _hash(value), "", {"name": name, "plan": plan, "revoked": False,
+                                               "created": tx.now()}, condition=ABSENT)
+            tx.kv_put(KEYS, "__names__", name, {"hash": _hash(value), "plan": plan, "revoked": False,
+                                                "created": tx.now()})
+
+        self.engine.atomic(apply)
+        return value
+
+    def list(self) -> list[dict[str, Any]]:
+        items = self.engine.read(lambda tx: tx.kv_query(KEYS, "__names__", limit=100_000))
+        return [{"name": i.sk, "plan": i.value["plan"], "revoked": i.value["revoked"],
+                 "created": i.value["created"]} for i in items]
+
+    def revoke(self, name: str) -> None:
+        def apply(tx: Any) -> None:
+            entry = tx.kv_get(KEYS, "__names__", name)
+            if entry is None:
+                raise NotFound(f"no API key named {name!r}")
+            tx.kv_put(KEYS, "__names__", name, {**entry.value, "revoked": True})
+            key = tx.kv_get(KEYS, entry.value["hash"], "")
+            if key is not None:
+                tx.kv_put(KEYS, entry.value["hash"], "", {**key.value, "revoked": True})
+
+        self.engine.atomic(apply)
+
+    def check(self, value: str | None, *, plans: tuple[str, ...] = ()) -> Verdict:
+        """Check a presented key: known, not revoked, in one of ``plans`` (if given), within its
+        rate, burst and quota. Spends one token and one quota unit when allowed."""
+        if not value:
+            return Verdict(False, 401, "missing API key (send it in the x-api-key header)")
+        digest = _hash(value)
+
+        def apply(tx: Any) -> Verdict:
+            key = tx.kv_get(KEYS, digest, "")
+            if key is None or key.value["revoked"]:
+                return Verdict(False, 403, "invalid API key")
+            plan_name = key.value["plan"]
+            if plans and plan_name not in plans:
+                return Verdict(False, 403, "this API key's usage plan does not cover this route")
+            verdict = Verdict(True, key_name=key.value["name"], plan=plan_name or "")
+            if plan_name is None:
+                return verdict
+            plan_item = tx.kv_get(PLANS, plan_name, "")
+            if plan_item is None:
+                return verdict
+            plan = plan_item.value
+            now = tx.now()
+            if plan["rate"] is not None:
+                burst = plan["burst"] or max(1, math.ceil(plan["rate"]))
+                bucket = tx.kv_get(BUCKETS, digest, "")
+                tokens, updated = (burst, now) if bucket is None else (bucket.value["tokens"], bucket.value["at"])
+                tokens = min(burst, tokens + (now - updated) * plan["rate"])
+                if tokens < 1:
+                    return Verdict(False, 429, "too many requests", retry_after=(1 - tokens) / plan["rate"])
+                tx.kv_put(BUCKETS, digest, "", {"tokens": tokens - 1, "at": now},
+                          expires_at=now + 3600)
+            if plan["quota"] is not None:
+                period, ends = _period_id(plan["period"], now)
+                used = tx.kv_get(QUOTAS, digest, period)
+                count = 0 if used is None else used.value
+                if count >= plan["quota"]:
+                    return Verdict(False, 429, f"quota of {plan['quota']} requests per {plan['period']} used up",
+                                   retry_after=max(1.0, ends - now))
+                tx.kv_put(QUOTAS, digest, period, count + 1, expires_at=ends + 86_400)
+            return verdict
+
+        return self.engine.atomic(apply)

@@ -1,0 +1,102 @@
+"""Routing, bodies, responses, integrations and errors, over real sockets."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+import pytest
+
+from tests.apps import web
+
+
+def test_path_params_query_headers_and_request_id(client: httpx.Client) -> None:
+    r = client.get("/orders/42?x=1&x=2&y=z", headers={"user-agent": "tester", "x-request-id": "req-1"})
+    assert r.status_code == 200
+    assert r.json() == {"order": "42", "query": {"x": "2", "y": "z"}, "request_id": "req-1", "agent": "tester"}
+    assert r.headers["x-request-id"] == "req-1"
+    generated = client.get("/orders/1")
+    assert len(generated.headers["x-request-id"]) == 36
+    assert generated.json()["request_id"] == generated.headers["x-request-id"]
+
+
+def test_bodies_json_form_binary(client: httpx.Client) -> None:
+    assert client.post("/echo", json={"a": [1, 2]}).json() == {"json": {"a": [1, 2]}}
+    assert client.post("/echo", data={"k": "v", "n": "1"}).json() == {"form": {"k": "v", "n": "1"}}
+    binary = client.post("/echo", content=b"\x89PNG" + bytes(100), headers={"content-type": "image/png"})
+    assert binary.json() == {"bytes": 104, "first": "89504e47"}
+
+
+def test_response_kinds(client: httpx.Client) -> None:
+    text = client.get("/text")
+    assert text.text == "plain words" and text.headers["content-type"].startswith("text/plain")
+    raw = client.get("/bytes")
+    assert raw.content == b"\x00\x01\x02" and raw.headers["content-type"] == "application/octet-stream"
+    made = client.post("/created")
+    assert made.status_code == 201 and made.json() == {"id": 7} and made.headers["location"] == "/things/7"
+    shaped = client.get("/apigw")
+    assert shaped.headers["x-shape"] == "v2"
+    assert shaped.json() == {"routeKey": "GET /apigw", "rawPath": "/apigw"}
+    mock = client.get("/health")
+    assert mock.json() == {"ok": True} and mock.headers["x-mock"] == "1"
+
+
+def test_any_method_versions_greedy_404_405(client: httpx.Client) -> None:
+    for method in ["GET", "POST", "PUT", "DELETE", "PATCH"]:
+        assert client.request(method, "/anything").json() == {"method": method}
+    assert client.get("/v1/hello").json() == {"version": 1}
+    assert client.get("/v2/hello").json() == {"version": 2}
+    assert client.get("/files/a/b/c.txt").json() == {"path": "a/b/c.txt"}
+    missing = client.get("/nowhere")
+    assert missing.status_code == 404 and missing.json() == {"message": "not found"}
+    wrong = client.delete("/orders/1")
+    assert wrong.status_code == 405 and wrong.json()["allowed"] == ["GET"]
+
+
+def test_function_errors_and_route_timeout(client: httpx.Client) -> None:
+    failed = client.get("/boom")
+    assert failed.status_code == 502 and failed.json()["errorType"] == "ValueError"
+    slow = client.get("/slow")
+    assert slow.status_code == 504
+
+
+def test_validation_and_size_limits(client: httpx.Client) -> None:
+    assert client.post("/validated", json={"amount": 5}).json() == {"ok": 5}
+    bad = client.post("/validated", json={"amount": 0})
+    assert bad.status_code == 400 and bad.json()["path"] == "body.amount"
+    nested = client.post("/validated", json={"amount": 2, "items": ["a", 3]})
+    assert nested.status_code == 400 and nested.json()["path"] == "body.items.1"
+    missing = client.post("/validated", json={})
+    assert missing.status_code == 400 and "amount" in missing.json()["message"]
+    query = client.post("/validated?dry=maybe", json={"amount": 2})
+    assert query.status_code == 400 and query.json()["path"] == "query.dry"
+    not_json = client.post("/validated", content=b"{nope", headers={"content-type": "application/json"})
+    assert not_json.status_code == 400
+    big = client.post("/validated", content=b"x" * 2000, headers={"content-type": "application/json"})
+    assert big.status_code == 413
+
+
+def test_storage_first_queue_route(client: httpx.Client) -> None:
+    r = client.post("/payments", json={"amount": 12}, headers={"x-tenant": "acme", "x-request-id": "pay-1"})
+    assert r.status_code == 202
+    message_id = r.json()["messageId"]
+    [message] = web.payments.receive(1)
+    assert message.id == message_id and message.body == {"amount": 12}
+    assert message.attributes == {"x-tenant": "acme", "request_id": "pay-1"}
+    web.payments.delete(message)
+
+
+def test_cors_preflight(client: httpx.Client) -> None:
+    r = client.options("/orders/1", headers={"origin": "https://shop.example",
+                                             "access-control-request-method": "GET"})
+    assert r.status_code == 200
+    assert r.headers["access-control-allow-origin"] == "https://shop.example"
+    plain = client.get("/health", headers={"origin": "https://shop.example"})
+    assert plain.headers["access-control-allow-origin"] == "https://shop.example"
+
+
+def test_access_log_line(client: httpx.Client, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="overcast.gateway.access"):
+        client.get("/health", headers={"x-request-id": "log-me"})
+    lines = [r.getMessage() for r in caplog.records if r.name == "overcast.gateway.access"]
+    assert any(line.startswith("GET /health 200 ") and line.endswith("log-me") for line in lines)
