@@ -106,6 +106,7 @@ class App(GatewayAPI, EventsAPI, WorkflowsAPI):
         engine = self._engine
         if engine is not None:
             return engine
+        _stop_if_importing()
         with self._lock:
             if self._engine is None:
                 engine = open_engine(self.engine_url, clock=self._clock, durability=self._durability)
@@ -380,6 +381,7 @@ class App(GatewayAPI, EventsAPI, WorkflowsAPI):
         """
         fn = self._function(name)
         _check_json(event, f"the event for {name!r}")
+        _stop_if_importing()
         return self.pool.invoke(fn, event, timeout=timeout)
 
     def invoke_async(self, name: str, event: Any = None) -> str:
@@ -418,6 +420,15 @@ class App(GatewayAPI, EventsAPI, WorkflowsAPI):
 
     def declared_queues(self) -> dict[str, QueueSpec]:
         return dict(self._declared)
+
+
+def _stop_if_importing() -> None:
+    """In a worker importing the app's module, using the app means the module's own top-level
+    code is running (a script): stop importing there rather than send or invoke a second time."""
+    from overcast.runtime import worker
+
+    if worker.LOADING:
+        raise worker.StopImport
 
 
 def _check_json(value: Any, what: str) -> Any:

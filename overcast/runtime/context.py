@@ -15,7 +15,9 @@ class Context:
 
     ``invocation_id`` (also ``aws_request_id``) identifies this invocation; ``attempt`` counts
     from 1 for retried asynchronous invocations; ``remaining_time`` is seconds left before the
-    handler is stopped.
+    handler is stopped. ``idempotency_key`` is set when a workflow's Task state invokes the
+    handler: it is the same for every invocation of one attempt of that Task (a crash can make
+    the executor invoke it again), so a handler can make its side effect happen once.
     """
 
     invocation_id: str
@@ -23,6 +25,7 @@ class Context:
     timeout: float
     deadline: float  # time.monotonic() at which the handler is stopped
     attempt: int = 1
+    idempotency_key: str | None = None
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("overcast.function"))
 
     @property

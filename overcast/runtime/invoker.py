@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import sys
 import threading
 import time
+import types
 import uuid
 from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnProcess
@@ -30,7 +32,14 @@ class _Worker:
         self.process: SpawnProcess = ctx.Process(
             target=worker_main, args=(child, locator), daemon=True, name="overcast-worker"
         )
-        self.process.start()
+        # Multiprocessing's spawn would import the parent's __main__ in the child (running a
+        # script's top level again); the worker loads the app itself, so hide __main__ meanwhile.
+        main = sys.modules["__main__"]
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            self.process.start()
+        finally:
+            sys.modules["__main__"] = main
         child.close()
         self.conn: Connection = parent
         self.ready = False
@@ -53,9 +62,20 @@ class _Worker:
             raise ConfigError(f"a worker process could not load the app: {message[1]}: {message[2]}")
         self.ready = True
 
-    def call(self, fn: FunctionDef, event: Any, invocation_id: str, timeout: float, attempt: int) -> Any:
+    def call(
+        self,
+        fn: FunctionDef,
+        event: Any,
+        invocation_id: str,
+        timeout: float,
+        attempt: int,
+        idempotency_key: str | None = None,
+    ) -> Any:
+        message: tuple[Any, ...] = ("invoke", invocation_id, fn.name, event, timeout, attempt)
+        if idempotency_key is not None:
+            message += (idempotency_key,)
         try:
-            self.conn.send(("invoke", invocation_id, fn.name, event, timeout, attempt))
+            self.conn.send(message)
         except (OSError, ValueError) as exc:
             self.kill()
             raise FunctionCrashed(
@@ -147,9 +167,11 @@ class WorkerPool:
         invocation_id: str | None = None,
         timeout: float | None = None,
         attempt: int = 1,
+        idempotency_key: str | None = None,
     ) -> Any:
         """Run ``fn`` on ``event`` in a worker and return its result, or raise ``FunctionError``
-        (``FunctionTimeout``, ``FunctionCrashed``) carrying the remote error."""
+        (``FunctionTimeout``, ``FunctionCrashed``) carrying the remote error.
+        ``idempotency_key`` becomes the handler's ``context.idempotency_key``."""
         limit = self._limit(fn)
         if limit is not None:
             limit.acquire()
@@ -159,7 +181,12 @@ class WorkerPool:
             try:
                 worker.wait_ready()
                 result = worker.call(
-                    fn, event, invocation_id or str(uuid.uuid4()), timeout or fn.timeout, attempt
+                    fn,
+                    event,
+                    invocation_id or str(uuid.uuid4()),
+                    timeout or fn.timeout,
+                    attempt,
+                    idempotency_key,
                 )
                 healthy = True
                 return result

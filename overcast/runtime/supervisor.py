@@ -8,6 +8,7 @@ yet handed to a handler are made visible again, and only then do workers stop.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -50,7 +51,10 @@ class Runtime:
             self.pollers.append(AsyncInvocationPoller(app, fn, invoke_queue_name(fn.name)))
         wanted = self._prestart
         if wanted is None:
-            wanted = min(app.max_workers, sum(s.concurrency for s in app.queue_sources) or 1)
+            # one warm worker per queue poller, and one per core when HTTP routes call functions
+            serving = any(r.function for r in app.routes) and app.serve_gateway
+            wanted = sum(s.concurrency for s in app.queue_sources) + (os.cpu_count() or 2 if serving else 0)
+            wanted = min(app.max_workers, wanted or 1)
         if app.functions and wanted:
             app.pool.prestart(wanted)
         for poller in self.pollers:

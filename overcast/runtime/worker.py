@@ -41,8 +41,26 @@ class AppLocator:
     cwd: str | None = None
 
 
+LOADING = False  # True while a worker imports the user's module (see App.engine)
+log = logging.getLogger("overcast.worker")
+
+
+class StopImport(BaseException):
+    """Raised when the app's module, being imported by a worker, starts using the app (sending,
+    invoking): a script's top level. The import stops there; what was declared before stays."""
+
+
 def load_app(locator: AppLocator) -> App:
     """Import the app's module in this process and return the ``App`` named in the locator."""
+    global LOADING
+    LOADING = True
+    try:
+        return _load_app(locator)
+    finally:
+        LOADING = False
+
+
+def _load_app(locator: AppLocator) -> App:
     from overcast.app import App
 
     for entry in reversed(locator.sys_path):
@@ -55,6 +73,10 @@ def load_app(locator: AppLocator) -> App:
         except ImportError:
             if not locator.file:
                 raise
+        except StopImport:
+            module = sys.modules.get(locator.module)
+            if module is None:
+                raise ConfigError(f"module {locator.module!r} uses its app while being imported") from None
     if module is None:
         if not locator.file:
             raise ConfigError(f"cannot locate the module of app {locator.app_name!r}")
@@ -64,7 +86,11 @@ def load_app(locator: AppLocator) -> App:
             raise ConfigError(f"cannot load {locator.file}")
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except StopImport:
+            # a script that uses its app at top level: keep what it declared up to that point
+            log.debug("stopped importing %s where it started using the app", locator.file)
     apps = [v for v in vars(module).values() if isinstance(v, App) and v.name == locator.app_name]
     if len(apps) != 1:
         raise ConfigError(
@@ -96,7 +122,8 @@ def worker_main(conn: Connection, locator: AppLocator) -> None:
             return
         if message[0] == "stop":
             return
-        _, invocation_id, function_name, event, timeout, attempt = message
+        _, invocation_id, function_name, event, timeout, attempt = message[:6]
+        idempotency_key = message[6] if len(message) > 6 else None
         fn = app.functions.get(function_name)
         if fn is None:
             conn.send(("error", "FunctionNotFound", f"no function named {function_name!r} in the app", ""))
@@ -107,6 +134,7 @@ def worker_main(conn: Connection, locator: AppLocator) -> None:
             timeout=timeout,
             deadline=time.monotonic() + timeout,
             attempt=attempt,
+            idempotency_key=idempotency_key,
             logger=logging.getLogger(f"overcast.function.{function_name}"),
         )
         try:
