@@ -1,26 +1,38 @@
 """The HTTP gateway: routes to functions, storage-first queue routes, bus and workflow routes,
-proxies to a legacy upstream (strangler), aggregates, API keys, JWT and custom authorizers."""
+proxies to a legacy upstream (strangler), aggregates, API keys, JWT and custom authorizers.
+
+Names load on first use: importing ``overcast`` (as every worker process does) must not pay for
+the HTTP stack.
+"""
 
 from __future__ import annotations
 
-from overcast.gateway.aggregate import Function, Upstream, aggregate
-from overcast.gateway.auth import APIKeyAuth, Authorizer, Denied, FunctionAuth, JWTAuth
-from overcast.gateway.keys import KeyStore, UsagePlan
-from overcast.gateway.request import Request, Response
-from overcast.gateway.routing import Route
+import importlib
+from typing import Any
 
-__all__ = [
-    "APIKeyAuth",
-    "Authorizer",
-    "Denied",
-    "Function",
-    "FunctionAuth",
-    "JWTAuth",
-    "KeyStore",
-    "Request",
-    "Response",
-    "Route",
-    "Upstream",
-    "UsagePlan",
-    "aggregate",
-]
+_WHERE = {
+    "Function": "aggregate",
+    "Upstream": "aggregate",
+    "aggregate": "aggregate",
+    "APIKeyAuth": "auth",
+    "Authorizer": "auth",
+    "Denied": "auth",
+    "FunctionAuth": "auth",
+    "JWTAuth": "auth",
+    "KeyStore": "keys",
+    "UsagePlan": "keys",
+    "Request": "request",
+    "Response": "request",
+    "Route": "routing",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'overcast.gateway' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"overcast.gateway.{module}"), name)
+    globals()[name] = value
+    return value

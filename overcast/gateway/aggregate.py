@@ -8,13 +8,11 @@ name, either in ``results`` or in ``errors``.
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from anyio import to_thread
 
 from overcast.errors import FunctionError, FunctionTimeout
 
@@ -52,8 +50,7 @@ async def aggregate(app: App, parts: dict[str, Function | Upstream], *, deadline
             if fn is None:
                 raise LookupError(f"no function {part.name!r}")
             payload = part.event if part.event is not None else event
-            return await to_thread.run_sync(
-                functools.partial(app.pool.invoke, fn, payload, timeout=min(fn.timeout, deadline)))
+            return await app.pool.invoke_async(fn, payload, timeout=min(fn.timeout, deadline))
         response = await http.request(part.method, part.url, headers=part.headers, timeout=deadline)
         response.raise_for_status()
         if response.headers.get("content-type", "").startswith("application/json"):

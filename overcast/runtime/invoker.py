@@ -8,7 +8,9 @@ killed, one that dies is replaced; neither ever returns to the pool.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import multiprocessing
 import sys
 import threading
@@ -17,7 +19,7 @@ import types
 import uuid
 from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnProcess
-from typing import Any
+from typing import Any, NoReturn
 
 from overcast.errors import ConfigError, FunctionCrashed, FunctionError, FunctionTimeout
 from overcast.runtime.registry import FunctionDef
@@ -71,6 +73,20 @@ class _Worker:
         attempt: int,
         idempotency_key: str | None = None,
     ) -> Any:
+        self.send(fn, event, invocation_id, timeout, attempt, idempotency_key)
+        if not self.conn.poll(timeout):
+            self.timed_out(fn, timeout)
+        return self.result(fn)
+
+    def send(
+        self,
+        fn: FunctionDef,
+        event: Any,
+        invocation_id: str,
+        timeout: float,
+        attempt: int,
+        idempotency_key: str | None = None,
+    ) -> None:
         message: tuple[Any, ...] = ("invoke", invocation_id, fn.name, event, timeout, attempt)
         if idempotency_key is not None:
             message += (idempotency_key,)
@@ -81,14 +97,18 @@ class _Worker:
             raise FunctionCrashed(
                 function=fn.name, error_type="FunctionCrashed", error_message=f"worker unavailable: {exc}"
             ) from None
-        if not self.conn.poll(timeout):
-            self.kill()
-            raise FunctionTimeout(
-                f"function {fn.name!r} timed out after {timeout:g} s and was stopped",
-                function=fn.name,
-                error_type="FunctionTimeout",
-                error_message=f"Task timed out after {timeout:g} seconds",
-            )
+
+    def timed_out(self, fn: FunctionDef, timeout: float) -> NoReturn:
+        self.kill()
+        raise FunctionTimeout(
+            f"function {fn.name!r} timed out after {timeout:g} s and was stopped",
+            function=fn.name,
+            error_type="FunctionTimeout",
+            error_message=f"Task timed out after {timeout:g} seconds",
+        )
+
+    def result(self, fn: FunctionDef) -> Any:
+        """Read the answer of the invocation in progress (the pipe is readable)."""
         try:
             message = self.conn.recv()
         except (EOFError, OSError):
@@ -198,6 +218,53 @@ class WorkerPool:
         finally:
             if limit is not None:
                 limit.release()
+
+    async def invoke_async(
+        self, fn: FunctionDef, event: Any, *, invocation_id: str | None = None, timeout: float | None = None
+    ) -> Any:
+        """``invoke`` for an asyncio caller (the gateway): the event loop waits for the worker's
+        answer on its pipe, so no thread sits between a request and its worker."""
+        loop = asyncio.get_running_loop()
+        if fn.concurrency is not None:  # a limited function waits for its turn in a thread
+            return await loop.run_in_executor(
+                None, functools.partial(self.invoke, fn, event, invocation_id=invocation_id, timeout=timeout))
+        worker = self._try_checkout()
+        if worker is None:
+            worker = await loop.run_in_executor(None, self._checkout)
+        healthy = False
+        try:
+            if not worker.ready:
+                await loop.run_in_executor(None, worker.wait_ready)
+            limit = timeout or fn.timeout
+            worker.send(fn, event, invocation_id or str(uuid.uuid4()), limit, 1)
+            answered: asyncio.Future[None] = loop.create_future()
+            fd = worker.conn.fileno()
+
+            def readable() -> None:
+                if not answered.done():
+                    answered.set_result(None)
+
+            loop.add_reader(fd, readable)
+            try:
+                await asyncio.wait_for(answered, limit)
+            except TimeoutError:
+                worker.timed_out(fn, limit)
+            finally:
+                loop.remove_reader(fd)
+            result = worker.result(fn)
+            healthy = True
+            return result
+        except FunctionError as exc:
+            healthy = not isinstance(exc, FunctionTimeout | FunctionCrashed)
+            raise
+        finally:
+            self._checkin(worker, healthy and worker.alive)
+
+    def _try_checkout(self) -> _Worker | None:
+        with self._cond:
+            if self._idle and not self._closed:
+                return self._idle.pop()
+        return None
 
     def _limit(self, fn: FunctionDef) -> threading.BoundedSemaphore | None:
         if fn.concurrency is None:
