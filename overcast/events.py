@@ -40,7 +40,7 @@ def attribute_value(attr: dict[str, Any]) -> Any:
     return value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Message:
     """A message received from a queue.
 
@@ -104,7 +104,7 @@ def _lambda_attribute(attr: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SQSEvent:
     """A batch of messages delivered to an ``@app.on_queue`` handler.
 

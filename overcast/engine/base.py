@@ -61,7 +61,7 @@ class QueueSpec:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NewMessage:
     """A message to enqueue. ``body`` is already serialized; ``attributes`` is JSON-able."""
 
@@ -74,7 +74,7 @@ class NewMessage:
     dedup_id: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StoredMessage:
     """A message as received (or peeked) from a queue."""
 
@@ -91,7 +91,7 @@ class StoredMessage:
     source_queue: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class QueueStats:
     """Approximate counts: ``visible`` can be received now, ``in_flight`` were received and not
     yet deleted, ``delayed`` wait for their delay to pass."""
@@ -105,7 +105,7 @@ class QueueStats:
         return {"visible": self.visible, "in_flight": self.in_flight, "delayed": self.delayed}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LogRecord:
     """One record of an append-only log shard; ``seq`` grows strictly within a shard."""
 
@@ -116,7 +116,7 @@ class LogRecord:
     appended_at: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Item:
     """A kv item. ``version`` starts at 1 and grows by one on every write."""
 
@@ -128,7 +128,7 @@ class Item:
     expires_at: float | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Blob:
     """An object: bytes (``data`` is None in listings) with metadata."""
 
@@ -141,7 +141,7 @@ class Blob:
     data: bytes | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Lease:
     """Time-bound ownership of a name."""
 
