@@ -95,3 +95,12 @@ def test_invoke(cli) -> None:  # type: ignore[no-untyped-def]
     assert json.loads(as_json.stdout)["errorType"] == "KeyError"
     queued = cli("invoke", str(APPS / "funcs.py"), "echo", "--async", "--json").stdout
     assert "invocation_id" in json.loads(queued)
+
+
+def test_plan(cli) -> None:  # type: ignore[no-untyped-def]
+    rows = json.loads(cli("plan", str(APPS / "funcs.py"), "--json").stdout)
+    assert {r["queue"]: r["action"] for r in rows} == {
+        "failures": "create", "inbox": "create", "inbox-dlq": "create", "results": "create"}
+    cli("queues", "create", "results", "--visibility-timeout", "99")
+    rows = json.loads(cli("plan", str(APPS / "funcs.py"), "--json").stdout)
+    assert {r["queue"]: r["action"] for r in rows}["results"] == "update"
