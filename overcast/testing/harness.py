@@ -50,10 +50,13 @@ class Harness:
         busy: dict[str, dict[str, int]] = {}
         while time.monotonic() < deadline:
             busy = {}
-            for spec in self.app.engine.read(lambda tx: tx.queue_list()):
-                stats = self.app.engine.read(lambda tx, n=spec.name: tx.queue_stats(n))
-                if spec.name in self._watched() and (stats.visible or stats.in_flight):
-                    busy[spec.name] = stats.to_dict()
+            watched = self._watched()
+
+            def gather(tx: Any) -> dict[str, dict[str, int]]:
+                counts = {name: tx.queue_stats(name) for name in watched if tx.queue_get(name)}
+                return {n: s.to_dict() for n, s in counts.items() if s.visible or s.in_flight}
+
+            busy = self.app.engine.read(gather)
             if busy:
                 quiet_since = None
             elif quiet_since is None:
