@@ -2,7 +2,9 @@
 
 ``run_definition`` runs a definition to the end with Python callables as Task resources;
 ``validate_definition`` lists every problem of a definition; ``start``/``step``/``stop`` are the
-pure step machine a durable executor drives one event at a time.
+pure step machine that the durable executor (``executor.py``, reached through ``app.workflow()``
+and ``app.start_execution()``) drives one committed event at a time. ``register_integration``
+adds an ``arn:aws:states:::SERVICE:ACTION`` Task resource.
 """
 
 from __future__ import annotations
@@ -30,12 +32,22 @@ from .asl.model import (
 )
 from .asl.run import Clock, Execution, run_definition
 from .asl.validate import assert_valid, validate_definition
+from .resources import TaskCall, register_integration
+from .service import ExecutionHandle, Workflow
+from .store import ExecutionDescription, ExecutionSummary
 
 __all__ = [
     # running a definition in-process
     "Clock",
     "Execution",
     "run_definition",
+    # workflows in an app (app.workflow, app.start_execution, ...)
+    "Workflow",
+    "ExecutionHandle",
+    "ExecutionDescription",
+    "ExecutionSummary",
+    "TaskCall",
+    "register_integration",
     # validation
     "assert_valid",
     "validate_definition",

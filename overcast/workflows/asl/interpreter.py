@@ -70,6 +70,7 @@ def start(
     seed: int = 0,
     role_arn: str = "",
     validate: bool = True,
+    state_machine_id: str | None = None,
 ) -> Transition:
     """Begin an execution of ``definition`` with ``input`` at epoch second ``now``.
 
@@ -77,13 +78,16 @@ def start(
     ``InvokeTask`` or ``StartTimer``; ``Finish`` when the execution already ended). ``seed``
     drives ``States.MathRandom``, ``States.UUID``, ``$random``, ``$uuid`` and retry jitter.
     Raises ``overcast.errors.InvalidDefinition`` when ``validate`` and the definition has
-    problems.
+    problems. ``state_machine_id`` is ``$$.StateMachine.Id`` (default: a local ARN from
+    ``state_machine_name``).
     """
     if validate:
         assert_valid(definition)
     # A private copy (JSON round trip: faster than deepcopy, and proves the definition is JSON).
     definition = json.loads(json.dumps(definition))
-    machine_id = f"arn:aws:states:local:000000000000:stateMachine:{state_machine_name}"
+    machine_id = (
+        state_machine_id or f"arn:aws:states:local:000000000000:stateMachine:{state_machine_name}"
+    )
     state = ExecutionState(
         definition=definition,
         execution_id=execution_id

@@ -1,0 +1,139 @@
+"""The runtime roles of workflows: threads that drive the executor under ``overcast run``.
+
+``AdvancePoller`` applies due execution events, ``TaskPoller`` runs Task invocations (and renews
+the leases of those still running), ``ExpressPoller`` runs asynchronous Express executions in
+memory. Before changing: a role only loops over the executor's ``process_*`` calls, which hold
+all the logic; ``app.process_workflows()`` drives the very same calls in one thread for tests.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from overcast.errors import OvercastError
+
+from .executor import ADVANCE, EXPRESS, TASK_LEASE, TASKS
+from .resources import TaskNotRun
+
+if TYPE_CHECKING:
+    from .service import WorkflowService
+
+__all__ = ["AdvancePoller", "ExpressPoller", "TaskPoller", "roles"]
+
+log = logging.getLogger("overcast.workflows")
+
+POLL_WAIT = 1.0  # seconds an idle loop waits before re-checking for shutdown
+
+
+class _Role:
+    """Threads that each call ``work()`` until stopped, waiting on ``queue`` when idle."""
+
+    def __init__(self, service: WorkflowService, queue: str, threads: int, name: str) -> None:
+        self.service = service
+        self.queue = queue
+        self.stopping = threading.Event()
+        self.processed = 0
+        self._threads = [
+            threading.Thread(target=self._loop, name=f"{name}-{i}", daemon=True)
+            for i in range(threads)
+        ]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+
+    def work(self) -> int:
+        raise NotImplementedError
+
+    def _loop(self) -> None:
+        engine = self.service.app.engine
+        while not self.stopping.is_set():
+            try:
+                watch = engine.watch(self.queue)  # before looking, so nothing sent is missed
+                done = self.work()
+                self.processed += done
+                if done or self.stopping.is_set():
+                    continue
+                wait = POLL_WAIT
+                next_at = engine.read(lambda tx: tx.queue_next_visible_at(self.queue))
+                if next_at is not None:
+                    wait = min(wait, max(0.001, next_at - engine.clock.now()))
+                watch.wait(wait)
+            except OvercastError as exc:
+                if self.stopping.is_set():
+                    return
+                log.error("%s: %s", threading.current_thread().name, exc)
+                self.stopping.wait(1.0)
+            except Exception:  # keep going whatever happens; report it
+                if self.stopping.is_set():
+                    return
+                log.exception("%s failed", threading.current_thread().name)
+                self.stopping.wait(1.0)
+
+
+class AdvancePoller(_Role):
+    """Applies due execution events, up to ten per transaction."""
+
+    def __init__(self, service: WorkflowService, threads: int = 2) -> None:
+        super().__init__(service, ADVANCE, threads, "wf-advance")
+
+    def work(self) -> int:
+        return self.service.executor.process_advance(10)
+
+
+class TaskPoller(_Role):
+    """Runs Task invocations; a keeper thread renews the leases of those still running."""
+
+    def __init__(self, service: WorkflowService, threads: int = 8) -> None:
+        super().__init__(service, TASKS, threads, "wf-task")
+        self._keeper = threading.Thread(target=self._keep, name="wf-task-keeper", daemon=True)
+
+    def start(self) -> None:
+        super().start()
+        self._keeper.start()
+
+    def work(self) -> int:
+        if self.stopping.is_set():
+            return 0
+        try:
+            return self.service.tasks.process_task()
+        except TaskNotRun:
+            return 0
+
+    def _keep(self) -> None:
+        while not self.stopping.wait(TASK_LEASE / 3):
+            try:
+                self.service.tasks.renew_leases()
+            except Exception:
+                log.exception("renewing workflow task leases failed")
+
+
+class ExpressPoller(_Role):
+    """Runs asynchronous Express executions in memory (at-least-once)."""
+
+    def __init__(self, service: WorkflowService, threads: int = 2) -> None:
+        super().__init__(service, EXPRESS, threads, "wf-express")
+
+    def work(self) -> int:
+        return self.service.process_express()
+
+
+def roles(service: WorkflowService) -> Callable[[object], list[_Role]]:
+    """The factory ``app.runtime_roles`` holds: the pollers for one app's workflows."""
+
+    def make(_app: object) -> list[_Role]:
+        return [AdvancePoller(service), TaskPoller(service), ExpressPoller(service)]
+
+    return make
