@@ -132,6 +132,21 @@ class GatewayAPI:
                                   allow_headers=list(allow_headers), allow_credentials=allow_credentials,
                                   expose_headers=list(expose_headers), max_age=max_age)
 
+    def put_events_from_http(self, bus: str, request: Any) -> Any:
+        """A ``to_bus`` route: the body is one PutEvents entry, a list of them, ``{"Entries":
+        [...]}`` or a CloudEvent; the answer is PutEvents' (200, ``FailedEntryCount``, ``Entries``),
+        400 when every entry failed."""
+        from overcast.gateway.request import Response
+
+        body = request.json()
+        if isinstance(body, dict) and "Entries" in body:
+            entries = body["Entries"]
+        else:
+            entries = body if isinstance(body, list) else [body]
+        result = self.bus(bus).put_events(entries)  # type: ignore[attr-defined]
+        failed_all = result.failed_entry_count == len(result.entries)
+        return Response(400 if failed_all else 200, result.to_dict())
+
     def asgi(self) -> Any:
         """The gateway as an ASGI app (to serve it under another server, or test it)."""
         from overcast.gateway.asgi import build_asgi

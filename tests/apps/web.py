@@ -125,6 +125,7 @@ app.route("GET", "/keyed", mock={"status": 200, "body": {"keyed": True}}, auth="
 app.route("GET", "/gold", mock={"status": 200, "body": {"gold": True}}, auth="gold")
 app.route("GET", "/health", mock={"status": 200, "body": {"ok": True}, "headers": {"x-mock": "1"}})
 app.route("POST", "/payments", to_queue="payments", forward_headers=["x-tenant"])
+app.route("POST", "/events", to_bus="default")
 
 # strangler: the legacy system answers everything under /legacy except what we took over
 app.proxy("/legacy/{path+}", upstream="http://127.0.0.1:9")

@@ -100,3 +100,16 @@ def test_access_log_line(client: httpx.Client, caplog: pytest.LogCaptureFixture)
         client.get("/health", headers={"x-request-id": "log-me"})
     lines = [r.getMessage() for r in caplog.records if r.name == "overcast.gateway.access"]
     assert any(line.startswith("GET /health 200 ") and line.endswith("log-me") for line in lines)
+
+
+def test_bus_route_puts_events(client: httpx.Client) -> None:
+    entry = {"Source": "shop.web", "DetailType": "OrderPlaced", "Detail": '{"id": 1}'}
+    r = client.post("/events", json=entry)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["FailedEntryCount"] == 0 and len(body["Entries"][0]["EventId"]) == 36
+    batch = client.post("/events", json={"Entries": [entry, {"Source": "x"}]}).json()
+    assert batch["FailedEntryCount"] == 1 and "ErrorCode" in batch["Entries"][1]
+    assert client.post("/events", json={"Source": "only"}).status_code == 400
+    accepted = web.app.get_queue("overcast:bus:default").stats()
+    assert accepted["visible"] + accepted["in_flight"] == 2  # durable until the runtime routes them
