@@ -187,21 +187,21 @@ class Gateway:
             return await self._bus(route, req)
         if kind == "workflow":
             return await self._workflow(route, req)
+        if kind == "execution-status":
+            result = await to_thread.run_sync(functools.partial(
+                app.execution_status_for_http, req.path_params["workflow"], req.path_params["name"]))
+            status, headers, body = to_http(result)
+            return Response(body, status_code=status, headers=headers)
         return error(500, f"route {route.key} has no integration")
 
     async def _bus(self, route: Route, req: Request) -> Response:
-        put = getattr(self.app, "put_events_from_http", None)
-        if put is None:
-            return error(501, "the event bus is not available in this version of Overcast")
-        result = await to_thread.run_sync(functools.partial(put, route.bus, req))
+        result = await to_thread.run_sync(functools.partial(self.app.put_events_from_http, route.bus, req))
         status, headers, body = to_http(result)
         return Response(body, status_code=status, headers=headers)
 
     async def _workflow(self, route: Route, req: Request) -> Response:
-        start = getattr(self.app, "start_execution_from_http", None)
-        if start is None:
-            return error(501, "workflows are not available in this version of Overcast")
-        result = await to_thread.run_sync(functools.partial(start, route.workflow, req, route.sync))
+        result = await to_thread.run_sync(
+            functools.partial(self.app.start_execution_from_http, route.workflow, req, route.sync))
         status, headers, body = to_http(result)
         return Response(body, status_code=status, headers=headers)
 

@@ -36,6 +36,7 @@ class Route:
     upstream: str | None = None
     mock: dict[str, Any] | None = None
     parts: dict[str, Any] | None = None  # aggregate: name -> Function | Upstream
+    status: bool = False  # GET /executions/{workflow}/{name}: an execution's status
     payload: str = "request"  # what a function gets: "request" (Request) or "v2" (API Gateway event)
     auth: str | None = None
     scopes: tuple[str, ...] = ()
@@ -54,7 +55,7 @@ class Route:
         if not self.path.startswith("/"):
             raise ConfigError(f"route path {self.path!r} must start with '/'")
         targets = [t for t in (self.function, self.queue, self.bus, self.workflow, self.upstream,
-                               self.mock, self.parts) if t is not None]
+                               self.mock, self.parts, self.status or None) if t is not None]
         if len(targets) != 1:
             raise ConfigError(f"route {self.method} {self.path}: give exactly one integration")
         if self.payload not in ("request", "v2"):
@@ -65,6 +66,8 @@ class Route:
 
     @property
     def kind(self) -> str:
+        if self.status:
+            return "execution-status"
         for name in ("function", "queue", "bus", "workflow", "upstream", "mock", "parts"):
             if getattr(self, name) is not None:
                 return {"upstream": "proxy", "parts": "aggregate"}.get(name, name)

@@ -85,6 +85,9 @@ class GatewayAPI:
         common = dict(auth=auth, scopes=tuple(scopes), timeout=timeout, max_body=max_body,
                       body_schema=body_schema, query_schema=query_schema,
                       forward_headers=tuple(h.lower() for h in forward_headers), payload=payload, sync=sync)
+        if to_workflow is not None and not any(r.status for r in self.routes):
+            # where a started execution's Location points
+            self._add_route(Route("GET", "/executions/{workflow}/{name}", status=True))
         if to_queue is not None or to_bus is not None or to_workflow is not None or mock is not None:
             return self._add_route(Route(method, path, queue=to_queue, bus=to_bus, workflow=to_workflow,
                                          mock=mock, **common))  # type: ignore[arg-type]
@@ -146,6 +149,31 @@ class GatewayAPI:
         result = self.bus(bus).put_events(entries)  # type: ignore[attr-defined]
         failed_all = result.failed_entry_count == len(result.entries)
         return Response(400 if failed_all else 200, result.to_dict())
+
+    def start_execution_from_http(self, workflow: str, request: Any, sync: bool) -> Any:
+        """A ``to_workflow`` route: the JSON body is the input. Standard (or not ``sync``): 202
+        with ``Location: /executions/WORKFLOW/NAME``; Express with ``sync``: 200 with the output
+        (or 500 with the error) as StartSyncExecution answers."""
+        from overcast.gateway.request import Response
+
+        body = request.json() if request.body else {}
+        if sync:
+            done = self.start_sync_execution(workflow, body)  # type: ignore[attr-defined]
+            described = done.to_dict()
+            return Response(200 if done.status == "SUCCEEDED" else 500, described)
+        handle = self.start_execution(workflow, body)  # type: ignore[attr-defined]
+        location = f"/executions/{handle.workflow}/{handle.name}"
+        return Response(202, {"executionArn": handle.arn, "location": location,
+                              "requestId": request.request_id}, {"location": location})
+
+    def execution_status_for_http(self, workflow: str, name: str) -> Any:
+        """``GET /executions/WORKFLOW/NAME``: the execution's status and, once done, its output."""
+        from overcast.gateway.request import Response
+
+        if workflow not in {r.workflow for r in self.routes if r.workflow}:
+            return Response(404, {"message": f"no workflow route starts {workflow!r}"})
+        described = self.describe_execution(f"{workflow}/{name}")  # type: ignore[attr-defined]
+        return Response(200, described.to_dict())
 
     def asgi(self) -> Any:
         """The gateway as an ASGI app (to serve it under another server, or test it)."""

@@ -126,6 +126,12 @@ app.route("GET", "/gold", mock={"status": 200, "body": {"gold": True}}, auth="go
 app.route("GET", "/health", mock={"status": 200, "body": {"ok": True}, "headers": {"x-mock": "1"}})
 app.route("POST", "/payments", to_queue="payments", forward_headers=["x-tenant"])
 app.route("POST", "/events", to_bus="default")
+app.workflow("order-flow", {"StartAt": "Price", "States": {"Price": {
+    "Type": "Pass", "Parameters": {"total.$": "States.MathAdd($.amount, 5)"}, "End": True}}})
+app.workflow("quote", {"StartAt": "Q", "States": {"Q": {
+    "Type": "Pass", "Parameters": {"quote.$": "$.item"}, "End": True}}}, type="EXPRESS")
+app.route("POST", "/orders", to_workflow="order-flow")
+app.route("POST", "/quote", to_workflow="quote", sync=True)
 
 # strangler: the legacy system answers everything under /legacy except what we took over
 app.proxy("/legacy/{path+}", upstream="http://127.0.0.1:9")

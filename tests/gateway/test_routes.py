@@ -113,3 +113,21 @@ def test_bus_route_puts_events(client: httpx.Client) -> None:
     assert client.post("/events", json={"Source": "only"}).status_code == 400
     accepted = web.app.get_queue("overcast:bus:default").stats()
     assert accepted["visible"] + accepted["in_flight"] == 2  # durable until the runtime routes them
+
+
+def test_workflow_routes(client: httpx.Client) -> None:
+    import json
+
+    started = client.post("/orders", json={"amount": 10})
+    assert started.status_code == 202
+    location = started.headers["location"]
+    assert location.startswith("/executions/order-flow/") and started.json()["location"] == location
+    running = client.get(location).json()
+    assert running["status"] == "RUNNING"
+    web.app.process_workflows()  # what the runtime's executor does
+    done = client.get(location).json()
+    assert done["status"] == "SUCCEEDED" and json.loads(done["output"]) == {"total": 15}
+    assert client.get("/executions/order-flow/no-such-execution").status_code == 404
+    assert client.get("/executions/other/x").status_code == 404
+    quote = client.post("/quote", json={"item": "lamp"})
+    assert quote.status_code == 200 and json.loads(quote.json()["output"]) == {"quote": "lamp"}
