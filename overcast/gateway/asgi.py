@@ -195,13 +195,13 @@ class Gateway:
         return error(500, f"route {route.key} has no integration")
 
     async def _bus(self, route: Route, req: Request) -> Response:
-        result = await to_thread.run_sync(functools.partial(self.app.put_events_from_http, route.bus, req))
+        result = await to_thread.run_sync(functools.partial(self.app.put_events_from_http, route.bus or "default", req))
         status, headers, body = to_http(result)
         return Response(body, status_code=status, headers=headers)
 
     async def _workflow(self, route: Route, req: Request) -> Response:
         result = await to_thread.run_sync(
-            functools.partial(self.app.start_execution_from_http, route.workflow, req, route.sync))
+            functools.partial(self.app.start_execution_from_http, route.workflow or "", req, route.sync))
         status, headers, body = to_http(result)
         return Response(body, status_code=status, headers=headers)
 
