@@ -42,6 +42,13 @@ INSERT INTO messages (queue, id, body, attributes, priority, group_id, dedup_id,
 VALUES (:queue, :id, :body, :attributes, :priority, :group_id, :dedup_id,
         :now, :delay > 0, :now + :delay, :expires_at);
 
+-- name: message_insert_one
+-- one message, the queue's retention looked up in the same statement (NULL: no such queue)
+INSERT INTO messages (queue, id, body, attributes, priority, group_id, dedup_id,
+                      sent_at, hidden, visible_at, expires_at)
+VALUES (:queue, :id, :body, :attributes, :priority, :group_id, :dedup_id,
+        :now, :delay > 0, :now + :delay, :now + (SELECT retention FROM queues WHERE name = :queue));
+
 -- name: queue_receive_settings
 SELECT fifo, max_receive_count, dead_letter FROM queues WHERE name = :name;
 
@@ -63,6 +70,22 @@ WHERE queue = :queue AND hidden = 0 AND expires_at > :now
           AND group_id IS NOT NULL))
 ORDER BY seq
 LIMIT :limit;
+
+-- name: receive_take
+-- candidates and take in one statement, for queues without a redrive policy
+UPDATE messages
+SET receipt = seq || '.' || :token,
+    receive_count = receive_count + 1,
+    hidden = :visibility_timeout > 0,
+    visible_at = :now + :visibility_timeout,
+    first_received_at = coalesce(first_received_at, :now)
+WHERE seq IN (
+    SELECT seq FROM messages
+    WHERE queue = :queue AND hidden = 0 AND expires_at > :now
+    ORDER BY priority DESC, seq
+    LIMIT :limit)
+RETURNING seq, id, body, attributes, receive_count, sent_at, first_received_at,
+          priority, group_id, dedup_id, source_queue, receipt;
 
 -- name: message_take
 UPDATE messages

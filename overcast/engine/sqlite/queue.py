@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import asdict, replace
 
@@ -54,6 +55,21 @@ def _load(text: str) -> dict[str, object]:
         return {"$json": True}
     result: dict[str, object] = json.loads(text)
     return result
+
+
+def _row(queue: str, message: NewMessage, now: float, expires_at: float | None) -> dict[str, object]:
+    return {
+        "queue": queue,
+        "id": message.id,
+        "body": message.body,
+        "attributes": _dump(message.attributes),
+        "priority": message.priority,
+        "group_id": message.group_id,
+        "dedup_id": message.dedup_id,
+        "now": now,
+        "delay": message.delay,
+        "expires_at": expires_at,
+    }
 
 
 def _stored(r: tuple[object, ...]) -> StoredMessage:
@@ -118,10 +134,19 @@ class QueueOps(TxBase):
         return deleted
 
     def queue_send(self, queue: str, messages: Sequence[NewMessage]) -> list[str]:
+        now = self.now()
+        if len(messages) == 1 and messages[0].dedup_id is None:
+            # the common case in one statement: the retention comes from a subquery
+            message = messages[0]
+            try:
+                self._exec("message_insert_one", **_row(queue, message, now, None))
+            except sqlite3.IntegrityError:
+                raise QueueNotFound(f"queue {queue!r} does not exist") from None
+            self.touched.add(queue)
+            return [message.id]
         row = self._one("queue_retention", name=queue)
         if row is None:
             raise QueueNotFound(f"queue {queue!r} does not exist")
-        now = self.now()
         expires_at = now + row[0]
         ids: list[str] = []
         rows: list[dict[str, object]] = []
@@ -138,20 +163,7 @@ class QueueOps(TxBase):
                     message_id=message.id,
                     expires_at=now + FIFO_DEDUP_WINDOW,
                 )
-            rows.append(
-                {
-                    "queue": queue,
-                    "id": message.id,
-                    "body": message.body,
-                    "attributes": _dump(message.attributes),
-                    "priority": message.priority,
-                    "group_id": message.group_id,
-                    "dedup_id": message.dedup_id,
-                    "now": now,
-                    "delay": message.delay,
-                    "expires_at": expires_at,
-                }
-            )
+            rows.append(_row(queue, message, now, expires_at))
             ids.append(message.id)
         self._conn.executemany(QUERIES["message_insert"], rows)
         self.touched.add(queue)
@@ -166,6 +178,18 @@ class QueueOps(TxBase):
         fifo, max_receive_count, dead_letter = settings
         now = self.now()
         self._exec("unhide", queue=queue, now=now)
+        if not fifo and not (max_receive_count and dead_letter):
+            # nothing to dead-letter and no groups: choose and take in one statement
+            rows = self._all(
+                "receive_take",
+                queue=queue,
+                now=now,
+                visibility_timeout=visibility_timeout,
+                token=secrets.token_hex(8),
+                limit=max_messages,
+            )
+            rows.sort(key=lambda r: (-r[7], r[0]))  # RETURNING has no order of its own
+            return [_stored(r) for r in rows]
         query = "receive_candidates_fifo" if fifo else "receive_candidates"
         chosen: list[int] = []
         while len(chosen) < max_messages:

@@ -30,10 +30,13 @@ CREATE TABLE messages (
     receipt TEXT,
     source_queue TEXT
 );
--- receive order among visible messages: priority, then age
-CREATE INDEX messages_ready ON messages (queue, hidden, priority DESC, seq);
+-- receive order among visible messages: priority, then age. Both indexes are partial, so a
+-- message sits in exactly one of them: a receive or a delete maintains one entry, not two.
+CREATE INDEX messages_ready ON messages (queue, priority DESC, seq) WHERE hidden = 0;
 -- hidden messages by the time they come back: un-hiding, in-flight FIFO groups, next wake-up
-CREATE INDEX messages_hidden ON messages (queue, hidden, visible_at);
+CREATE INDEX messages_hidden ON messages (queue, visible_at) WHERE hidden = 1;
+-- redrive and purge walk a queue in order of arrival
+CREATE INDEX messages_queue ON messages (queue, seq);
 -- no index on expires_at: the retention sweep scans once a minute, and every send would pay for one
 
 CREATE TABLE dedup (
