@@ -4,7 +4,9 @@
 ``validate_definition`` lists every problem of a definition; ``start``/``step``/``stop`` are the
 pure step machine that the durable executor (``executor.py``, reached through ``app.workflow()``
 and ``app.start_execution()``) drives one committed event at a time. ``register_integration``
-adds an ``arn:aws:states:::SERVICE:ACTION`` Task resource.
+adds an ``arn:aws:states:::SERVICE:ACTION`` Task resource (``sqs:sendMessage``, ``sns:publish``
+and ``events:putEvents`` are built in). Importing the package registers the ``workflow`` target
+kind of bus rules and schedules (``targets.py``; no I/O).
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ from .asl.validate import assert_valid, validate_definition
 from .resources import TaskCall, register_integration
 from .service import ExecutionHandle, Workflow
 from .store import ExecutionDescription, ExecutionSummary
+from .targets import register as _register_targets
+
+_register_targets()
 
 __all__ = [
     # running a definition in-process

@@ -67,7 +67,7 @@ from .tokens import (
 if TYPE_CHECKING:
     from .service import WorkflowDef, WorkflowService
 
-__all__ = ["ADVANCE", "EXPRESS", "TASKS", "Executor", "queue_specs"]
+__all__ = ["ADVANCE", "EXPRESS", "TASKS", "Executor", "new_execution", "queue_specs"]
 
 log = logging.getLogger("overcast.workflows")
 T = TypeVar("T")
@@ -109,6 +109,35 @@ def _canonical(value: Any) -> str:
 
 def _seed(arn: str) -> int:
     return int(hashlib.sha256(arn.encode()).hexdigest()[:12], 16)
+
+
+def new_execution(
+    tx: Tx,
+    key: ExecutionKey,
+    def_id: str,
+    type: str,
+    input: Any,
+    region: str,
+    account: str,
+    parent: dict[str, Any] | None = None,
+) -> ExecutionRecord:
+    """Store a new RUNNING Standard execution (its definition already stored) and queue its
+    start, in ``tx``; ``ConditionFailed`` if the name is taken. Any process whose app has the
+    workflows service runs it (the executor reads the definition from the engine)."""
+    record = ExecutionRecord(
+        key=key,
+        arn=execution_arn(key, region, account),
+        state_machine_arn=state_machine_arn(key.workflow, region, account),
+        type=type,
+        status=RUNNING,
+        input=input,
+        started=tx.now(),
+        definition=def_id,
+        parent=parent,
+    )
+    store.create(tx, record)
+    tx.queue_send(ADVANCE, [_message({"x": str(key), "k": "start"})])
+    return record
 
 
 class Executor:
@@ -155,19 +184,9 @@ class Executor:
         app = self.app
         store.put_definition(tx, wdef.def_id, wdef.name, wdef.definition)
         self._definitions[wdef.def_id] = wdef.definition
-        record = ExecutionRecord(
-            key=key,
-            arn=execution_arn(key, app.region, app.account),
-            state_machine_arn=state_machine_arn(key.workflow, app.region, app.account),
-            type=wdef.type,
-            status=RUNNING,
-            input=input,
-            started=tx.now(),
-            definition=wdef.def_id,
-            parent=parent,
+        record = new_execution(
+            tx, key, wdef.def_id, wdef.type, input, app.region, app.account, parent
         )
-        store.create(tx, record)
-        tx.queue_send(ADVANCE, [_message({"x": str(key), "k": "start"})])
         return record, True
 
     def definition(self, tx: Tx, def_id: str) -> dict[str, Any]:

@@ -4,9 +4,14 @@ A resource is an app function (``"charge"``, ``arn:aws:lambda:REGION:ACCOUNT:fun
 or ``arn:aws:states:::lambda:invoke`` with ``FunctionName``), a nested execution
 (``arn:aws:states:::states:startExecution`` with ``.sync``/``.sync:2``), or a service
 integration ``arn:aws:states:::SERVICE:ACTION`` looked up in a registry that other services fill
-with ``register_integration`` (``sqs:sendMessage`` is built in; ``sns:publish`` and
-``events:putEvents`` are registered by the topics and bus services when they land). Any of them
-may end in ``.waitForTaskToken``.
+with ``register_integration`` (``sqs:sendMessage``, ``sns:publish`` and ``events:putEvents`` are
+built in). Any of them may end in ``.waitForTaskToken``.
+
+``sns:publish`` and ``events:putEvents`` commit their messages in one engine transaction together
+with a marker keyed by the task's idempotency key (kv ``overcast:workflows:effects``): a task
+run again for the same attempt (its lease was lost, the process died before reporting) finds the
+marker and returns the first run's result instead of publishing again. A ``Retry`` is a new
+attempt with a new key, and publishes again, as in Step Functions.
 
 Before changing: ``call_task`` runs outside any transaction and may run more than once for one
 task (at-least-once); it reports a named failure only by raising ``overcast.TaskFailed``, and
@@ -23,7 +28,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from overcast.engine.base import ABSENT, Tx
 from overcast.errors import (
+    ConditionFailed,
     FunctionCrashed,
     FunctionError,
     FunctionTimeout,
@@ -55,7 +62,9 @@ __all__ = [
 _SERVICE = "arn:aws:states:::"
 _SUFFIXES = ((".waitForTaskToken", "token"), (".sync:2", "sync2"), (".sync", "sync"))
 #: integrations that other services are building; a definition naming one is refused until then
-PENDING_INTEGRATIONS = {"sns:publish": "topics", "events:putEvents": "the event bus"}
+PENDING_INTEGRATIONS: dict[str, str] = {}
+EFFECTS = "overcast:workflows:effects"  # kv: pk = idempotency key -> the result of its effect
+EFFECT_TTL = 1_209_600.0  # seconds a marker is kept: the task queue's retention
 
 
 class TaskNotRun(Exception):
@@ -361,3 +370,169 @@ def _sqs_send_message(call: TaskCall) -> Any:
 
 
 register_integration("sqs:sendMessage", _sqs_send_message)
+
+
+# -- effects committed once per idempotency key ----------------------------------------------
+
+
+def once(call: TaskCall, write: Callable[[Tx], dict[str, Any]]) -> dict[str, Any]:
+    """Run ``write(tx)`` — which makes the task's effect and returns its result — in one engine
+    transaction with a marker under ``call.idempotency_key``; when the marker exists already (the
+    task runs again for the same attempt), return the result stored with it and write nothing."""
+    engine = call.app.engine
+
+    def run(tx: Tx) -> dict[str, Any]:
+        item = tx.kv_get(EFFECTS, call.idempotency_key)
+        if item is not None:
+            return dict(item.value)
+        result = write(tx)
+        tx.kv_put(
+            EFFECTS,
+            call.idempotency_key,
+            "",
+            result,
+            condition=ABSENT,
+            expires_at=tx.now() + EFFECT_TTL,
+        )
+        return result
+
+    for _ in range(5):
+        try:
+            return engine.atomic(run)
+        except ConditionFailed:
+            continue  # a concurrent run of the same task committed first: read its result
+    raise TaskNotRun(f"task {call.task_id} of {call.execution_arn} kept conflicting with itself")
+
+
+# -- sns:publish -----------------------------------------------------------------------------
+
+
+def _sns_publish(call: TaskCall) -> Any:
+    from overcast.services.topics.topic import Topic, ingress_queue, validate_topic_name
+
+    params = call.input
+    usage = "sns:publish needs Parameters with TopicArn (a topic ARN or name) and Message"
+    if not isinstance(params, dict) or "Message" not in params:
+        raise TaskFailed("States.Runtime", usage)
+    arn = params.get("TopicArn", params.get("TargetArn"))
+    if not isinstance(arn, str) or not arn:
+        raise TaskFailed("States.Runtime", usage)
+    name = arn.rsplit(":", 1)[-1]
+    app = call.app
+    try:
+        validate_topic_name(name)
+        handle = _topic_handle(app, name, Topic)
+        message = handle._prepare(
+            params["Message"],
+            params.get("Subject"),
+            params.get("MessageAttributes"),
+            params.get("MessageGroupId"),
+            params.get("MessageDeduplicationId"),
+            params.get("MessageStructure"),
+        )
+    except ValidationError as exc:  # MessageTooLarge and InvalidAttribute included
+        raise TaskFailed("SNS.InvalidParameterException", str(exc)) from None
+    queue = ingress_queue(name)
+
+    def write(tx: Tx) -> dict[str, Any]:
+        if tx.queue_get(queue) is None:
+            return {"$error": ["SNS.NotFoundException", f"Topic does not exist: {arn}"]}
+        [message_id] = tx.queue_send(queue, [message])
+        return {"MessageId": message_id}
+
+    result = once(call, write)
+    if "$error" in result:
+        error, cause = result["$error"]
+        raise TaskFailed(error, cause)
+    return result
+
+
+def _topic_handle(app: App, name: str, topic_class: Any) -> Any:
+    """The app's own handle of topic ``name`` (it knows content-based dedup), or a bare one
+    (another app on the engine declares the topic; a FIFO message without a dedup id is then
+    deduplicated on its content)."""
+    registry = app.__dict__.get("_events_registry")
+    declared = registry.topics.get(name) if registry is not None else None
+    if declared is not None:
+        return declared[0]
+    return topic_class(
+        name,
+        lambda: app.engine,
+        region=app.region,
+        account=app.account,
+        content_based_dedup=name.endswith(".fifo"),
+    )
+
+
+register_integration("sns:publish", _sns_publish)
+
+
+# -- events:putEvents ------------------------------------------------------------------------
+
+
+def _events_put_events(call: TaskCall) -> Any:
+    from overcast.services.bus import bus as bus_module
+
+    params = call.input
+    entries = params.get("Entries") if isinstance(params, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise TaskFailed(
+            "States.Runtime", "events:putEvents needs Parameters with Entries (a list of entries)"
+        )
+    if len(entries) > bus_module.MAX_ENTRIES:
+        raise TaskFailed(
+            "EventBridge.ValidationException",
+            f"PutEvents takes at most {bus_module.MAX_ENTRIES} entries, not {len(entries)}",
+        )
+    app = call.app
+    handle = bus_module.Bus("default", lambda: app.engine, region=app.region, account=app.account)
+    machine = _state_machine_of(call.execution_arn)
+    now = app.engine.clock.now()
+    results: list[dict[str, str] | None] = [None] * len(entries)
+    accepted: dict[str, list[tuple[int, str, dict[str, Any]]]] = {}
+    for index, entry in enumerate(entries):
+        if isinstance(entry, dict) and isinstance(entry.get("Resources", []), list):
+            # as Step Functions does: the execution and its state machine join the resources
+            entry = {
+                **entry,
+                "Resources": [*entry.get("Resources", []), call.execution_arn, machine],
+            }
+        try:
+            bus, record = handle._record(entry, now)
+        except bus_module._EntryError as exc:
+            results[index] = {"ErrorCode": exc.code, "ErrorMessage": exc.message}
+            continue
+        accepted.setdefault(bus, []).append((index, record["event"]["id"], record))
+
+    def write(tx: Tx) -> dict[str, Any]:
+        out = list(results)
+        for bus, items in accepted.items():
+            queue = bus_module.ingress_queue(bus)
+            if tx.queue_get(queue) is None:
+                for index, _, _ in items:
+                    out[index] = {
+                        "ErrorCode": "ResourceNotFoundException",
+                        "ErrorMessage": f"Event bus {bus} does not exist.",
+                    }
+                continue
+            tx.queue_send(queue, [bus_module._message(record) for _, _, record in items])
+            for index, event_id, _ in items:
+                out[index] = {"EventId": event_id}
+        failed = sum(1 for e in out if e is None or "ErrorCode" in e)
+        return {"Entries": out, "FailedEntryCount": failed}
+
+    response = once(call, write)
+    if response["FailedEntryCount"]:
+        # Step Functions fails the task when PutEvents reports any failed entry
+        raise TaskFailed("EventBridge.FailedEntry", json.dumps(response, separators=(",", ":")))
+    return response
+
+
+def _state_machine_of(execution_arn: str) -> str:
+    parts = execution_arn.split(":")
+    if len(parts) >= 8 and parts[5] == "execution":
+        return ":".join([*parts[:5], "stateMachine", parts[6]])
+    return execution_arn
+
+
+register_integration("events:putEvents", _events_put_events)

@@ -3,11 +3,13 @@
 ``App`` reaches it through the ``WorkflowsAPI`` mixin (``app.workflow()``, ``app.start_execution()``,
 ...). Declaring validates the definition at once (``InvalidDefinition`` with every problem) and
 registers, the first time, the executor's internal queues, its runtime roles and a reconcile hook
-that stores the definitions and checks that every Task resource exists in the app.
+that stores the definitions, records each workflow as declared (``store.put_declared``: what bus
+and schedule ``workflow`` targets look up) and checks that every Task resource exists in the app.
 
-Before changing: declaring does no I/O beyond reading a definition file; everything that touches
-the engine happens on use, through ``app.engine``, so a worker process that imports the app
-builds the same service without side effects.
+Before changing: declaring does no I/O beyond reading a definition file (and, when the app has
+already opened its engine, recording the declaration at once); everything else that touches the
+engine happens on use, through ``app.engine``, so a worker process that imports the app builds
+the same service without side effects.
 """
 
 from __future__ import annotations
@@ -137,11 +139,18 @@ class WorkflowService:
             )
         self.workflows[name] = wdef
         self._checked.discard(name)
+        engine = self.app._engine
+        if engine is not None:  # declared after the app opened its engine: record it now
+            engine.atomic(lambda tx: self._store_declaration(tx, wdef))
         return wdef
+
+    def _store_declaration(self, tx: Tx, wdef: WorkflowDef) -> None:
+        store.put_definition(tx, wdef.def_id, wdef.name, wdef.definition)
+        store.put_declared(tx, wdef.name, wdef.def_id, wdef.type, self.app.region, self.app.account)
 
     def _on_reconcile(self, tx: Tx) -> None:
         for wdef in self.workflows.values():
-            store.put_definition(tx, wdef.def_id, wdef.name, wdef.definition)
+            self._store_declaration(tx, wdef)
         self.check()
 
     def check(self, names: list[str] | None = None) -> None:

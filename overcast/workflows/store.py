@@ -9,6 +9,9 @@ Layout (every name starts ``overcast:workflows:``):
 - kv ``definitions`` — pk = the definition's hash: each definition an execution ran, so a
   redeployed workflow never changes the definition of an execution already running.
 - log ``history`` — one shard per execution, one record per step holding that step's events.
+- kv ``declared`` — pk = workflow name: the definition id, type, region and account it was last
+  declared with (written when an app reconciles), so that a bus rule or a schedule of any app on
+  the engine can start an execution of it inside its own transaction.
 
 Before changing: everything here runs inside the caller's transaction (``tx``); the functions
 never open one. A record and its index entry are always written together.
@@ -28,6 +31,7 @@ from .tokens import ExecutionKey
 
 __all__ = [
     "BY_STATUS",
+    "DECLARED",
     "DEFINITIONS",
     "EXECUTIONS",
     "HISTORY",
@@ -38,9 +42,11 @@ __all__ = [
     "append_history",
     "create",
     "definition_id",
+    "get_declared",
     "get_definition",
     "list_summaries",
     "load",
+    "put_declared",
     "put_definition",
     "read_history",
     "save",
@@ -49,6 +55,7 @@ __all__ = [
 EXECUTIONS = "overcast:workflows:executions"
 BY_STATUS = "overcast:workflows:by-status"
 DEFINITIONS = "overcast:workflows:definitions"
+DECLARED = "overcast:workflows:declared"
 HISTORY = "overcast:workflows:history"
 RETENTION = 90 * 86_400.0  # seconds a finished execution stays describable, as Step Functions
 
@@ -330,3 +337,17 @@ def put_definition(tx: Tx, def_id: str, workflow: str, definition: dict[str, Any
 def get_definition(tx: Tx, def_id: str) -> dict[str, Any] | None:
     item = tx.kv_get(DEFINITIONS, def_id)
     return None if item is None else item.value["definition"]
+
+
+def put_declared(tx: Tx, workflow: str, def_id: str, type: str, region: str, account: str) -> None:
+    """Record that ``workflow`` is declared with this definition (stored beforehand)."""
+    value = {"definition": def_id, "type": type, "region": region, "account": account}
+    item = tx.kv_get(DECLARED, workflow)
+    if item is None or item.value != value:
+        tx.kv_put(DECLARED, workflow, "", value)
+
+
+def get_declared(tx: Tx, workflow: str) -> dict[str, Any] | None:
+    """``{"definition", "type", "region", "account"}`` of a declared workflow, or None."""
+    item = tx.kv_get(DECLARED, workflow)
+    return None if item is None else dict(item.value)

@@ -398,7 +398,7 @@ def test_sqs_send_message(app: App) -> None:
     assert output["MessageId"] == message.id and len(output["MD5OfMessageBody"]) == 32
 
 
-def test_pending_integrations_are_refused_with_the_reason(app: App) -> None:
+def test_unknown_integrations_are_refused_with_the_available_ones(app: App) -> None:
     from overcast import ConfigError
 
     app.workflow(
@@ -406,11 +406,11 @@ def test_pending_integrations_are_refused_with_the_reason(app: App) -> None:
         {
             "StartAt": "P",
             "States": {
-                "P": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish", "End": True}
+                "P": {"Type": "Task", "Resource": "arn:aws:states:::sns:deleteTopic", "End": True}
             },
         },
     )
-    with pytest.raises(ConfigError, match="sns:publish needs topics"):
+    with pytest.raises(ConfigError, match="no service integration 'sns:deleteTopic'.*sns:publish"):
         app.start_execution("topic", {})
 
 

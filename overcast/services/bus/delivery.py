@@ -2,7 +2,7 @@
 
 Shared by the bus (rule targets), topics (subscriptions) and the scheduler (schedule targets).
 A ``Delivery`` is a self-describing JSON record. Targets of a *direct* kind (queue, function,
-topic, bus — and workflow when it registers) are written inside the transaction that routes the
+topic, bus, and workflow — registered by ``overcast.workflows.targets``) are written inside the transaction that routes the
 event, so an accepted event reaches them or nothing commits. A delivery that cannot be made
 there (its queue is missing, ...) and every delivery of an *I/O* kind (HTTP) is enqueued on the
 internal ``overcast:deliveries`` queue, where the ``Deliverer`` role retries it with backoff
@@ -10,7 +10,8 @@ until its attempts or its age run out, then sends it to its dead-letter queue.
 
 Before changing: a direct kind's ``deliver_in_tx`` must check everything before it writes
 anything, and raise ``DeliveryFailed`` on failure — the routing transaction goes on without it.
-Register new kinds with ``register_target_kind`` (the workflow executor does).
+Register new kinds with ``register_target_kind`` (the workflows package registers ``workflow``
+when it is imported; ``Target.validate`` imports it on first use of that kind).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Rule targets: where a matched event goes (a function, a queue, a topic, another bus, an HTTP
-endpoint; workflows plug in later through ``register_target_kind``), in what form, and with what
+endpoint, a workflow — registered by ``overcast.workflows`` through ``register_target_kind``), in what form, and with what
 retry policy and dead-letter queue.
 
 Before changing: a ``Target`` only describes; ``delivery.py`` does the sending. Adding a kind is
@@ -122,9 +122,9 @@ class Target:
         from overcast.services.bus.delivery import TARGET_KINDS
 
         where = f"target {self.id!r}"
+        if self.kind == "workflow" and self.kind not in TARGET_KINDS:
+            import overcast.workflows  # noqa: F401  (registers the workflow kind on import, lazily)
         if self.kind not in TARGET_KINDS:
-            if self.kind == "workflow":
-                raise ConfigError(f"{where}: workflow targets need the workflow executor, which this version does not have yet")
             raise ConfigError(f"{where}: unknown target kind {self.kind!r} (known: {', '.join(sorted(TARGET_KINDS))})")
         if not isinstance(self.name, str) or not self.name:
             raise ValidationError(f"{where}: the {self.kind} target needs a name")
