@@ -225,8 +225,8 @@ class EventsAPI:
         enabled: bool = True,
         description: str | None = None,
     ) -> Schedule:
-        """Declare a schedule that sends ``payload`` to ``target`` (a function, queue, topic or
-        bus) at every tick of ``expression`` — ``rate(...)``, ``cron(...)``, ``at(...)``."""
+        """Declare a schedule that sends ``payload`` to ``target`` (a function, queue, topic,
+        bus or workflow) at every tick of ``expression`` — ``rate(...)``, ``cron(...)``, ``at(...)``."""
         from overcast.services.bus.events import parse_time
         from overcast.services.bus.transform import NOT_SET
         from overcast.services.scheduler.scheduler import make_schedule

@@ -47,7 +47,8 @@ class WorkflowsAPI:
         The definition is validated at once: ``InvalidDefinition`` lists every problem with its
         path. Task ``Resource``s name app functions (``"charge"`` or
         ``arn:aws:lambda:REGION:ACCOUNT:function:charge``), ``arn:aws:states:::lambda:invoke``,
-        ``arn:aws:states:::sqs:sendMessage`` and ``arn:aws:states:::states:startExecution``
+        ``arn:aws:states:::sqs:sendMessage``, ``arn:aws:states:::sns:publish``,
+        ``arn:aws:states:::events:putEvents`` and ``arn:aws:states:::states:startExecution``
         (with ``.sync``/``.sync:2``), each optionally ``.waitForTaskToken``. ``type="STANDARD"``
         executions are durable (every step committed in the engine, resumed after a crash);
         ``"EXPRESS"`` executions run in memory, at-least-once.
