@@ -350,16 +350,26 @@ def collect(event: object, root: TrieNode) -> list[Leaf]:
     while stack:
         node, value, membership = stack.pop()
         if isinstance(value, dict):
+            # A scalar under an object is taken as a leaf at once, without a trip through the
+            # stack (the common case: most named fields hold strings and numbers).
             children = node.children
             if len(children) <= len(value):
                 for step, child in children.items():
                     if step in value:
-                        stack.append((child, value[step], membership))
+                        item = value[step]
+                        if isinstance(item, (dict, list, tuple)):
+                            stack.append((child, item, membership))
+                        elif child.path_id >= 0:
+                            leaves.append((child.path_id, item, kind_of(item), membership))
             else:
                 for step, item in value.items():
                     found = children.get(step) if isinstance(step, str) else None
-                    if found is not None:
+                    if found is None:
+                        continue
+                    if isinstance(item, (dict, list, tuple)):
                         stack.append((found, item, membership))
+                    elif found.path_id >= 0:
+                        leaves.append((found.path_id, item, kind_of(item), membership))
         elif isinstance(value, (list, tuple)):
             array = arrays
             arrays += 1
