@@ -24,8 +24,8 @@ from tests.apps import funcs
 
 
 @pytest.fixture
-def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[App]:
-    monkeypatch.setenv("OVERCAST_ENGINE", f"sqlite:///{tmp_path / 'funcs.db'}")
+def app(engine_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[App]:
+    monkeypatch.setenv("OVERCAST_ENGINE", engine_url)
     yield funcs.app
     funcs.app.close()
 
@@ -184,8 +184,8 @@ def test_decorator_settings_are_validated() -> None:
         app.on_queue("q", batch_size=20)(lambda b: None)
 
 
-def test_on_queue_needs_a_declared_queue(tmp_path: Path) -> None:
-    app = App("undeclared", engine=f"sqlite:///{tmp_path / 'u.db'}")
+def test_on_queue_needs_a_declared_queue(engine_url: str) -> None:
+    app = App("undeclared", engine=engine_url)
 
     @app.on_queue("missing")
     def handler(batch: Any) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -22,8 +21,8 @@ from overcast import (
 
 
 @pytest.fixture
-def app(tmp_path: Path, clock: ManualClock) -> Iterator[App]:
-    application = App("t", engine=f"sqlite:///{tmp_path / 'q.db'}", clock=clock)
+def app(engine_url: str, clock: ManualClock) -> Iterator[App]:
+    application = App("t", engine=engine_url, clock=clock)
     yield application
     application.close()
 
@@ -169,11 +168,11 @@ def test_long_poll_times_out_empty(app: App) -> None:
     assert time.monotonic() - start >= 0.3
 
 
-def test_long_poll_sees_a_send_from_another_process(tmp_path: Path) -> None:
+def test_long_poll_sees_a_send_from_another_process(engine_url: str) -> None:
     import subprocess
     import sys
 
-    app = App("t", engine=f"sqlite:///{tmp_path / 'x.db'}")  # the real clock, as the other process
+    app = App("t", engine=engine_url)  # the real clock, as the other process
     q = app.queue("q")
     q.stats()
     code = (
@@ -259,8 +258,8 @@ def test_fifo_order_per_group_under_concurrent_consumers(app: App) -> None:
         assert handled[g] == list(range(40))
 
 
-def test_queue_settings_are_validated(tmp_path: Path) -> None:
-    app = App("v", engine=f"sqlite:///{tmp_path / 'v.db'}")
+def test_queue_settings_are_validated(engine_url: str) -> None:
+    app = App("v", engine=engine_url)
     for kwargs in [dict(visibility_timeout=43_201), dict(delay=-1), dict(retention=59),
                    dict(max_message_size=100), dict(max_receive_count=0, dead_letter="d")]:
         with pytest.raises(ValidationError):
@@ -278,8 +277,8 @@ def test_unknown_queue_is_a_clear_error(app: App) -> None:
         app.get_queue("ghost").send("x")
 
 
-def test_declared_settings_are_reconciled_on_first_use(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'r.db'}"
+def test_declared_settings_are_reconciled_on_first_use(engine_url: str) -> None:
+    url = engine_url
     first = App("r", engine=url)
     first.queue("q", visibility_timeout=10)
     assert first.get_queue("q").spec.visibility_timeout == 10

@@ -89,6 +89,7 @@ class SQLiteEngine:
         clock: Clock | None = None,
         durability: str = "normal",
         busy_timeout: float = 30.0,
+        migrate: bool = True,
     ) -> None:
         if durability not in DURABILITY:
             raise ConfigError(f"durability must be 'normal' or 'full', not {durability!r}")
@@ -103,7 +104,8 @@ class SQLiteEngine:
             self._writer = self._connect()
         except (OSError, sqlite3.Error) as exc:
             raise EngineUnavailable(f"cannot open SQLite database {self.path}: {exc}") from None
-        self._migrate()
+        if migrate:
+            self._migrate()
         self._commit_lock = threading.Lock()
         self._pending_lock = threading.Lock()
         self._pending: list[_Slot] = []
@@ -145,8 +147,9 @@ class SQLiteEngine:
         except sqlite3.Error:
             return -1
 
-    def _migrate(self) -> None:
+    def _migrate(self, target: int | None = None) -> tuple[int, int]:
         conn = self._writer
+        target = SCHEMA_VERSION if target is None else min(target, SCHEMA_VERSION)
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.execute("CREATE TABLE IF NOT EXISTS overcast_schema (version INTEGER NOT NULL)")
@@ -158,7 +161,7 @@ class SQLiteEngine:
                     f"Overcast understands ({SCHEMA_VERSION}); upgrade overcast"
                 )
             for version, _name, sql in load_migrations("overcast.engine.sqlite.migrations"):
-                if version > current:
+                if current < version <= target:
                     for statement in _statements(sql):
                         conn.execute(statement)
                     conn.execute("INSERT INTO overcast_schema (version) VALUES (?)", (version,))
@@ -166,10 +169,57 @@ class SQLiteEngine:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        return current, max(current, target)
+
+    def migrate(self, target: int | None = None) -> tuple[int, int]:
+        """Apply the migrations the database lacks (up to ``target``); return the schema version
+        before and after. Opening the engine does this already unless ``migrate=False``."""
+        with self._commit_lock:
+            return self._migrate(target)
 
     def schema_version(self) -> int:
-        row = self._reader().execute("SELECT max(version) FROM overcast_schema").fetchone()
+        """The database's schema version (0: no Overcast schema yet)."""
+        conn = self._reader()
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'overcast_schema'").fetchone() is None:
+            return 0
+        row = conn.execute("SELECT max(version) FROM overcast_schema").fetchone()
         return int(row[0] or 0)
+
+    def status(self) -> dict[str, Any]:
+        """What ``overcast engine status`` shows: schema version, table sizes, queue backlogs."""
+        conn = self._reader()
+        conn.execute("BEGIN")
+        try:
+            names = [r[0] for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+            sizes: dict[str, int] = {}
+            with contextlib.suppress(sqlite3.Error):  # dbstat is an optional part of SQLite
+                sizes = dict(conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name").fetchall())
+            tables = [
+                {"table": name, "rows": conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0],
+                 "bytes": sizes.get(name)}
+                for name in names
+            ]
+            queues = []
+            if "queues" in names:
+                queues = [
+                    {"queue": q, "messages": n, "oldest_sent_at": oldest}
+                    for q, n, oldest in conn.execute(
+                        "SELECT q.name, count(m.seq), min(m.sent_at) FROM queues q "
+                        "LEFT JOIN messages m ON m.queue = q.name GROUP BY q.name ORDER BY q.name")
+                ]
+        finally:
+            conn.execute("COMMIT")
+        return {
+            "engine": "sqlite",
+            "url": self.url,
+            "file_bytes": self.path.stat().st_size if self.path.exists() else 0,
+            "schema_version": self.schema_version(),
+            "code_schema_version": SCHEMA_VERSION,
+            "now": self.clock.now(),
+            "tables": tables,
+            "queues": queues,
+        }
 
     # -- transactions --------------------------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""Helpers for testing with Overcast (``overcast.testing.postgres``: a throwaway PostgreSQL server)."""
