@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from overcast.cli._output import emit_json, fail, ok, parse_json
+from overcast.engine import display_url
 from overcast.errors import FunctionError
 from overcast.runtime.loader import load_app_file
 
@@ -40,7 +41,7 @@ def run(target: str, engine_url: str | None, reload: bool, host: str, port: int,
 
     def ready(rt: Runtime) -> None:
         served = f", HTTP on http://{host}:{port}" if app.routes else ""
-        ok(f"overcast: app {app.name!r} running on {app.engine_url} — "
+        ok(f"overcast: app {app.name!r} running on {display_url(app.engine_url)} — "
            f"{len(app.queue_sources)} queue mapping(s), {len(app.functions)} function(s){served}; Ctrl-C to stop")
 
     runtime.run_forever(on_ready=ready)

@@ -359,7 +359,9 @@ class Engine(Protocol):
     """A storage engine.
 
     ``atomic(fn)`` runs ``fn(tx)`` in one write transaction and returns its result; if ``fn``
-    raises, nothing it did is kept and the error propagates. ``read(fn)`` runs ``fn(tx)`` on a
+    raises, nothing it did is kept and the error propagates. ``fn`` may run more than once (an
+    engine retries a transaction that lost its connection or a serialization race), so it must
+    do nothing but work through ``tx``. ``read(fn)`` runs ``fn(tx)`` on a
     consistent snapshot; write operations inside it fail. Both are safe from any thread.
     """
 

@@ -41,6 +41,9 @@ _SPEC_TTL = 1.0  # seconds a Queue handle trusts the settings it read
 _JSON = "$json"  # reserved key in stored attributes: the body is JSON text
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+# what SQS refuses in a body or attribute: characters outside #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD
+# and the supplementary planes (NUL among them)
+_INVALID_CHARS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _ATTR_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,256}$")
 
 
@@ -129,6 +132,9 @@ def normalize_attributes(attributes: dict[str, Any] | None) -> dict[str, dict[st
         if name.lower().startswith(("aws.", "amazon.")):
             raise InvalidAttribute(f"attribute name {name!r}: names starting with 'AWS.' or 'Amazon.' are reserved")
         out[name] = _attribute(name, value)
+        bad = _INVALID_CHARS.search(out[name].get("StringValue", ""))
+        if bad is not None:
+            raise InvalidAttribute(f"attribute {name!r}: U+{ord(bad.group()):04X} is not allowed in a value")
     return out
 
 
@@ -330,6 +336,12 @@ class Queue:
         except (TypeError, ValueError) as exc:
             raise ValidationError(f"queue {self.name!r}: the body is not a JSON value: {exc}") from None
         attrs = normalize_attributes(attributes)
+        bad = _INVALID_CHARS.search(text)
+        if bad is not None:
+            raise ValidationError(
+                f"queue {self.name!r}: the body holds a character SQS does not allow "
+                f"(U+{ord(bad.group()):04X} at position {bad.start()})"
+            )
         size = message_size(text, attrs)
         if size > spec.max_message_size:
             raise MessageTooLarge(

@@ -297,3 +297,12 @@ def test_purge(app: App) -> None:
     q.send_batch(list(range(5)))
     assert q.purge() == 5
     assert q.stats()["visible"] == 0
+
+
+def test_characters_sqs_refuses(app: App) -> None:
+    q = app.queue("chars")
+    q.send("tab\t newline\n emoji \U0001F600")
+    with pytest.raises(ValidationError, match="U\\+0000"):
+        q.send("nul\x00")
+    with pytest.raises(InvalidAttribute, match="U\\+0001"):
+        q.send("x", attributes={"a": "\x01"})
