@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 from overcast.engine.base import Blob
+from overcast.engine.common import etag as make_etag
 from overcast.engine.postgres._base import TxBase
 
 
@@ -13,7 +13,7 @@ class BlobOps(TxBase):
     def blob_put(
         self, bucket: str, key: str, data: bytes, metadata: dict[str, str] | None = None
     ) -> Blob:
-        etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        etag = make_etag(data)
         meta = dict(metadata or {})
         self._exec(
             "blob_put",

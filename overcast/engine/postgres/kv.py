@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from overcast.engine.base import ABSENT, Item
+from overcast.engine.base import Item
+from overcast.engine.common import check_condition
 from overcast.engine.postgres._base import TxBase, to_psycopg
-from overcast.errors import ConditionFailed
 
 
 class KvOps(TxBase):
@@ -51,7 +51,7 @@ class KvOps(TxBase):
     ) -> Item:
         self._lock_key(table, pk, sk)
         current = self._current_version(table, pk, sk)
-        _check(condition, current, table, pk, sk)
+        check_condition(condition, current, table, pk, sk)
         version = 1 if current is None else current + 1
         self._exec(
             "kv_upsert",
@@ -68,7 +68,7 @@ class KvOps(TxBase):
         self._lock_key(table, pk, sk)
         current = self._current_version(table, pk, sk)
         if condition is not None:
-            _check(condition, current, table, pk, sk)
+            check_condition(condition, current, table, pk, sk)
         self._exec("kv_delete", tbl=table, pk=pk, sk=sk)
         return current is not None
 
@@ -102,16 +102,3 @@ class KvOps(TxBase):
 
     def kv_expire(self, limit: int = 1000) -> int:
         return self._count("kv_expire", now=self.now(), limit=limit)
-
-
-def _check(condition: int | str | None, current: int | None, table: str, pk: str, sk: str) -> None:
-    if condition is None:
-        return
-    where = f"{table}[{pk!r}, {sk!r}]"
-    if condition == ABSENT:
-        if current is not None:
-            raise ConditionFailed(f"{where} already exists (version {current})")
-        return
-    if current != condition:
-        found = "absent" if current is None else f"at version {current}"
-        raise ConditionFailed(f"{where} is {found}, not at version {condition}")

@@ -12,9 +12,16 @@ import json
 import secrets
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import replace
 
 from overcast.engine.base import FIFO_DEDUP_WINDOW, NewMessage, QueueSpec, QueueStats, StoredMessage
+from overcast.engine.common import (
+    dump_attributes,
+    load_attributes,
+    parse_receipt,
+    spec_from_json,
+    spec_to_json,
+)
 from overcast.engine.sqlite._base import QUERIES, TxBase
 from overcast.errors import InvalidReceipt, QueueAlreadyExists, QueueNotFound
 
@@ -22,7 +29,7 @@ from overcast.errors import InvalidReceipt, QueueAlreadyExists, QueueNotFound
 def _spec_row(spec: QueueSpec) -> dict[str, object]:
     return {
         "name": spec.name,
-        "spec": json.dumps(asdict(spec)),
+        "spec": spec_to_json(spec),
         "fifo": int(spec.fifo),
         "retention": spec.retention,
         "max_receive_count": spec.max_receive_count,
@@ -31,30 +38,7 @@ def _spec_row(spec: QueueSpec) -> dict[str, object]:
     }
 
 
-def _spec(text: str) -> QueueSpec:
-    return QueueSpec(**json.loads(text))
 
-
-_EMPTY = "{}"
-_JSON_ONLY = '{"$json": true}'
-
-
-def _dump(attributes: dict[str, object]) -> str:
-    # the two most common shapes skip the encoder: this runs once per message sent
-    if not attributes:
-        return _EMPTY
-    if attributes == {"$json": True}:
-        return _JSON_ONLY
-    return json.dumps(attributes)
-
-
-def _load(text: str) -> dict[str, object]:
-    if text == _EMPTY:
-        return {}
-    if text == _JSON_ONLY:
-        return {"$json": True}
-    result: dict[str, object] = json.loads(text)
-    return result
 
 
 def _row(queue: str, message: NewMessage, now: float, expires_at: float | None) -> dict[str, object]:
@@ -62,7 +46,7 @@ def _row(queue: str, message: NewMessage, now: float, expires_at: float | None) 
         "queue": queue,
         "id": message.id,
         "body": message.body,
-        "attributes": _dump(message.attributes),
+        "attributes": dump_attributes(message.attributes),
         "priority": message.priority,
         "group_id": message.group_id,
         "dedup_id": message.dedup_id,
@@ -76,7 +60,7 @@ def _stored(r: tuple[object, ...]) -> StoredMessage:
     return StoredMessage(
         id=r[1],  # type: ignore[arg-type]
         body=r[2],  # type: ignore[arg-type]
-        attributes=_load(r[3]),  # type: ignore[arg-type]
+        attributes=load_attributes(r[3]),  # type: ignore[arg-type]
         receipt=r[11],  # type: ignore[arg-type]
         receive_count=r[4],  # type: ignore[arg-type]
         sent_at=r[5],  # type: ignore[arg-type]
@@ -87,15 +71,6 @@ def _stored(r: tuple[object, ...]) -> StoredMessage:
         source_queue=r[10],  # type: ignore[arg-type]
     )
 
-
-def _parse_receipt(receipt: str) -> int:
-    try:
-        seq, token = receipt.split(".", 1)
-        if not token:
-            raise ValueError
-        return int(seq)
-    except (ValueError, AttributeError):
-        raise InvalidReceipt(f"receipt handle {receipt!r} is malformed") from None
 
 
 class QueueOps(TxBase):
@@ -121,10 +96,10 @@ class QueueOps(TxBase):
 
     def queue_get(self, name: str) -> QueueSpec | None:
         row = self._one("queue_get", name=name)
-        return None if row is None else _spec(row[0])
+        return None if row is None else spec_from_json(row[0])
 
     def queue_list(self, prefix: str = "") -> list[QueueSpec]:
-        return [_spec(row[0]) for row in self._all("queue_list", prefix=prefix)]
+        return [spec_from_json(row[0]) for row in self._all("queue_list", prefix=prefix)]
 
     def queue_delete(self, name: str) -> bool:
         deleted = self._exec("queue_delete", name=name).rowcount > 0
@@ -227,7 +202,7 @@ class QueueOps(TxBase):
         return bool(moved)
 
     def queue_delete_message(self, queue: str, receipt: str) -> None:
-        seq = _parse_receipt(receipt)
+        seq = parse_receipt(receipt)
         if self._exec("message_delete", seq=seq, queue=queue, receipt=receipt).rowcount:
             return
         row = self._one("message_exists", seq=seq, queue=queue)
@@ -237,7 +212,7 @@ class QueueOps(TxBase):
             )
 
     def queue_change_visibility(self, queue: str, receipt: str, seconds: float) -> None:
-        seq = _parse_receipt(receipt)
+        seq = parse_receipt(receipt)
         changed = self._exec(
             "message_change_visibility",
             seq=seq,
