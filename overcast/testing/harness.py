@@ -7,6 +7,7 @@ never a lighter stand-in that could drift from them.
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 import time
@@ -50,13 +51,7 @@ class Harness:
         busy: dict[str, dict[str, int]] = {}
         while time.monotonic() < deadline:
             busy = {}
-            watched = self._watched()
-
-            def gather(tx: Any) -> dict[str, dict[str, int]]:
-                counts = {name: tx.queue_stats(name) for name in watched if tx.queue_get(name)}
-                return {n: s.to_dict() for n, s in counts.items() if s.visible or s.in_flight}
-
-            busy = self.app.engine.read(gather)
+            busy = self.app.engine.read(functools.partial(_busy, names=self._watched()))
             if busy:
                 quiet_since = None
             elif quiet_since is None:
@@ -71,6 +66,11 @@ class Harness:
         names = {source.queue for source in self.app.queue_sources}
         names |= {spec.name for spec in self.app._all_declared() if spec.name.startswith("overcast:")}
         return names
+
+
+def _busy(tx: Any, names: set[str]) -> dict[str, dict[str, int]]:
+    counts = {name: tx.queue_stats(name) for name in names if tx.queue_get(name)}
+    return {n: s.to_dict() for n, s in counts.items() if s.visible or s.in_flight}
 
 
 @contextmanager
