@@ -10,7 +10,7 @@ import hashlib
 import json
 from dataclasses import asdict
 
-from overcast.engine.base import ABSENT, QueueSpec
+from overcast.engine.base import ABSENT, QueueSpec, StoredMessage
 from overcast.errors import ConditionFailed, InvalidReceipt
 
 _EMPTY = "{}"
@@ -73,3 +73,22 @@ def check_condition(condition: int | str | None, current: int | None, table: str
 def etag(data: bytes) -> str:
     """An object's ETag: the MD5 of its bytes, as S3 gives for single-part uploads."""
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def stored_message(r: tuple[object, ...]) -> StoredMessage:
+    """A received message from a row in the column order both engines' receive queries return:
+    seq, id, body, attributes, receive_count, sent_at, first_received_at, priority, group_id,
+    dedup_id, source_queue, receipt."""
+    return StoredMessage(
+        id=r[1],  # type: ignore[arg-type]
+        body=r[2],  # type: ignore[arg-type]
+        attributes=load_attributes(r[3]),  # type: ignore[arg-type]
+        receipt=r[11],  # type: ignore[arg-type]
+        receive_count=r[4],  # type: ignore[arg-type]
+        sent_at=r[5],  # type: ignore[arg-type]
+        first_received_at=r[6],  # type: ignore[arg-type]
+        priority=r[7],  # type: ignore[arg-type]
+        group_id=r[8],  # type: ignore[arg-type]
+        dedup_id=r[9],  # type: ignore[arg-type]
+        source_queue=r[10],  # type: ignore[arg-type]
+    )

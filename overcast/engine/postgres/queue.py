@@ -18,10 +18,10 @@ from dataclasses import replace
 from overcast.engine.base import FIFO_DEDUP_WINDOW, NewMessage, QueueSpec, QueueStats, StoredMessage
 from overcast.engine.common import (
     dump_attributes,
-    load_attributes,
     parse_receipt,
     spec_from_json,
     spec_to_json,
+    stored_message,
 )
 from overcast.engine.postgres._base import TxBase
 from overcast.errors import InvalidReceipt, QueueAlreadyExists, QueueNotFound
@@ -37,26 +37,6 @@ def _spec_row(spec: QueueSpec) -> dict[str, object]:
         "dead_letter": spec.dead_letter,
         "created_at": spec.created_at,
     }
-
-
-
-
-
-
-def _stored(r: tuple[object, ...]) -> StoredMessage:
-    return StoredMessage(
-        id=r[1],  # type: ignore[arg-type]
-        body=r[2],  # type: ignore[arg-type]
-        attributes=load_attributes(r[3]),  # type: ignore[arg-type]
-        receipt=r[11],  # type: ignore[arg-type]
-        receive_count=r[4],  # type: ignore[arg-type]
-        sent_at=r[5],  # type: ignore[arg-type]
-        first_received_at=r[6],  # type: ignore[arg-type]
-        priority=r[7],  # type: ignore[arg-type]
-        group_id=r[8],  # type: ignore[arg-type]
-        dedup_id=r[9],  # type: ignore[arg-type]
-        source_queue=r[10],  # type: ignore[arg-type]
-    )
 
 
 class QueueOps(TxBase):
@@ -180,7 +160,7 @@ class QueueOps(TxBase):
                     receipts=[r[16] for r in got], counts=[r[17] for r in got],
                     visible=[r[18] for r in got], first=[r[19] for r in got],
                 )
-            return [_stored(r) for r in got]
+            return [stored_message(r) for r in got]
         self._undo = None  # nothing was taken: the statement changed nothing
         taken: list[StoredMessage] = []
         seen: set[int] = set()  # with a zero visibility timeout a taken message stays a candidate
@@ -210,7 +190,7 @@ class QueueOps(TxBase):
                     token=token,
                 )
                 rows.sort(key=lambda r: r[0] if fifo else (-r[7], r[0]))
-                taken += [_stored(r) for r in rows]
+                taken += [stored_message(r) for r in rows]
             if not exhausted:
                 break
         return taken

@@ -17,10 +17,10 @@ from dataclasses import replace
 from overcast.engine.base import FIFO_DEDUP_WINDOW, NewMessage, QueueSpec, QueueStats, StoredMessage
 from overcast.engine.common import (
     dump_attributes,
-    load_attributes,
     parse_receipt,
     spec_from_json,
     spec_to_json,
+    stored_message,
 )
 from overcast.engine.sqlite._base import QUERIES, TxBase
 from overcast.errors import InvalidReceipt, QueueAlreadyExists, QueueNotFound
@@ -38,9 +38,6 @@ def _spec_row(spec: QueueSpec) -> dict[str, object]:
     }
 
 
-
-
-
 def _row(queue: str, message: NewMessage, now: float, expires_at: float | None) -> dict[str, object]:
     return {
         "queue": queue,
@@ -54,23 +51,6 @@ def _row(queue: str, message: NewMessage, now: float, expires_at: float | None) 
         "delay": message.delay,
         "expires_at": expires_at,
     }
-
-
-def _stored(r: tuple[object, ...]) -> StoredMessage:
-    return StoredMessage(
-        id=r[1],  # type: ignore[arg-type]
-        body=r[2],  # type: ignore[arg-type]
-        attributes=load_attributes(r[3]),  # type: ignore[arg-type]
-        receipt=r[11],  # type: ignore[arg-type]
-        receive_count=r[4],  # type: ignore[arg-type]
-        sent_at=r[5],  # type: ignore[arg-type]
-        first_received_at=r[6],  # type: ignore[arg-type]
-        priority=r[7],  # type: ignore[arg-type]
-        group_id=r[8],  # type: ignore[arg-type]
-        dedup_id=r[9],  # type: ignore[arg-type]
-        source_queue=r[10],  # type: ignore[arg-type]
-    )
-
 
 
 class QueueOps(TxBase):
@@ -164,7 +144,7 @@ class QueueOps(TxBase):
                 limit=max_messages,
             )
             rows.sort(key=lambda r: (-r[7], r[0]))  # RETURNING has no order of its own
-            return [_stored(r) for r in rows]
+            return [stored_message(r) for r in rows]
         query = "receive_candidates_fifo" if fifo else "receive_candidates"
         chosen: list[int] = []
         while len(chosen) < max_messages:
@@ -190,7 +170,7 @@ class QueueOps(TxBase):
         )
         order = {seq: i for i, seq in enumerate(chosen)}  # RETURNING has no order of its own
         rows.sort(key=lambda r: order[r[0]])
-        return [_stored(r) for r in rows]
+        return [stored_message(r) for r in rows]
 
     def _move(self, seq: int, target: str, *, source: str | None, sent_at: float | None) -> bool:
         moved = self._exec(
