@@ -56,7 +56,10 @@ def failed_ids(result: Any, batch: SQSEvent) -> set[str] | None:
     return ids
 
 
-class _Poller:
+class Poller:
+    """Threads that each call ``poll_once()`` until stopped; an error is logged and the
+    thread carries on after a second. Roles built on it have start/stop/join."""
+
     def __init__(self, app: App, threads: int, name: str) -> None:
         self.app = app
         self.stopping = threading.Event()
@@ -96,7 +99,7 @@ class _Poller:
         raise NotImplementedError
 
 
-class QueuePoller(_Poller):
+class QueuePoller(Poller):
     """Polls one queue for one function, ``concurrency`` batches at a time."""
 
     def __init__(self, app: App, source: QueueSourceDef) -> None:
@@ -146,7 +149,7 @@ class QueuePoller(_Poller):
                 self.queue.change_visibility(message, 0)
 
 
-class AsyncInvocationPoller(_Poller):
+class AsyncInvocationPoller(Poller):
     """Runs a function's asynchronous invocations, with retries and an on-failure queue."""
 
     def __init__(self, app: App, fn: FunctionDef, queue_name: str) -> None:

@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from overcast.errors import OvercastError
-from overcast.runtime.pollers import AsyncInvocationPoller, QueuePoller, _Poller
+from overcast.runtime.pollers import AsyncInvocationPoller, Poller, QueuePoller
 
 if TYPE_CHECKING:
     from overcast.app import App
@@ -30,7 +30,7 @@ class Runtime:
 
     def __init__(self, app: App, *, prestart: int | None = None) -> None:
         self.app = app
-        self.pollers: list[_Poller] = []
+        self.pollers: list[Poller] = []
         self.roles: list[Any] = []  # what services add through app.runtime_roles
         self._stop = threading.Event()
         self._sweeper: threading.Thread | None = None

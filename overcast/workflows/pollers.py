@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from overcast.errors import OvercastError
+from overcast.runtime.pollers import Poller
 
 from .executor import ADVANCE, EXPRESS, TASK_LEASE, TASKS
 from .resources import TaskNotRun
@@ -29,58 +28,29 @@ log = logging.getLogger("overcast.workflows")
 POLL_WAIT = 1.0  # seconds an idle loop waits before re-checking for shutdown
 
 
-class _Role:
+class _Role(Poller):
     """Threads that each call ``work()`` until stopped, waiting on ``queue`` when idle."""
 
     def __init__(self, service: WorkflowService, queue: str, threads: int, name: str) -> None:
+        super().__init__(service.app, threads, name)
         self.service = service
         self.queue = queue
-        self.stopping = threading.Event()
-        self.processed = 0
-        self._threads = [
-            threading.Thread(target=self._loop, name=f"{name}-{i}", daemon=True)
-            for i in range(threads)
-        ]
-
-    def start(self) -> None:
-        for thread in self._threads:
-            thread.start()
-
-    def stop(self) -> None:
-        self.stopping.set()
-
-    def join(self, timeout: float | None = None) -> None:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        for thread in self._threads:
-            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
     def work(self) -> int:
         raise NotImplementedError
 
-    def _loop(self) -> None:
+    def poll_once(self) -> None:
         engine = self.service.app.engine
-        while not self.stopping.is_set():
-            try:
-                watch = engine.watch(self.queue)  # before looking, so nothing sent is missed
-                done = self.work()
-                self.processed += done
-                if done or self.stopping.is_set():
-                    continue
-                wait = POLL_WAIT
-                next_at = engine.read(lambda tx: tx.queue_next_visible_at(self.queue))
-                if next_at is not None:
-                    wait = min(wait, max(0.001, next_at - engine.clock.now()))
-                watch.wait(wait)
-            except OvercastError as exc:
-                if self.stopping.is_set():
-                    return
-                log.error("%s: %s", threading.current_thread().name, exc)
-                self.stopping.wait(1.0)
-            except Exception:  # keep going whatever happens; report it
-                if self.stopping.is_set():
-                    return
-                log.exception("%s failed", threading.current_thread().name)
-                self.stopping.wait(1.0)
+        watch = engine.watch(self.queue)  # before looking, so nothing sent is missed
+        done = self.work()
+        self.processed += done
+        if done or self.stopping.is_set():
+            return
+        wait = POLL_WAIT
+        next_at = engine.read(lambda tx: tx.queue_next_visible_at(self.queue))
+        if next_at is not None:
+            wait = min(wait, max(0.001, next_at - engine.clock.now()))
+        watch.wait(wait)
 
 
 class AdvancePoller(_Role):
