@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import httpx
 import pytest
@@ -96,10 +97,17 @@ def test_cors_preflight(client: httpx.Client) -> None:
 
 
 def test_access_log_line(client: httpx.Client, caplog: pytest.LogCaptureFixture) -> None:
+    def logged() -> bool:
+        lines = [r.getMessage() for r in caplog.records if r.name == "overcast.gateway.access"]
+        return any(line.startswith("GET /health 200 ") and line.endswith("log-me") for line in lines)
+
     with caplog.at_level(logging.INFO, logger="overcast.gateway.access"):
         client.get("/health", headers={"x-request-id": "log-me"})
-    lines = [r.getMessage() for r in caplog.records if r.name == "overcast.gateway.access"]
-    assert any(line.startswith("GET /health 200 ") and line.endswith("log-me") for line in lines)
+        # the server thread writes the line once the response is sent: it may trail the client
+        deadline = time.monotonic() + 5
+        while not logged() and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert logged()
 
 
 def test_bus_route_puts_events(client: httpx.Client) -> None:
