@@ -67,6 +67,34 @@ def overcast_cycles(folder: str, durability: str, batch: int, seconds: float) ->
         app.close()
 
 
+def engine_cycles(folder: str, batch: int, seconds: float) -> float:
+    """The engine's queue primitive alone (durability normal), without the service layer's
+    validation and Message objects: the floor under ``overcast_cycles``."""
+    from overcast.engine import open_engine
+    from overcast.engine.base import NewMessage, QueueSpec
+    from overcast.events import message_id
+
+    engine = open_engine(f"sqlite:///{folder}/engine-{batch}.db")
+    engine.atomic(lambda tx: tx.queue_create(QueueSpec(name="bench")))
+    json_only = {"$json": True}
+
+    def cycle() -> int:
+        messages = [NewMessage(id=message_id(), body='{"n": 1}', attributes=json_only) for _ in range(batch)]
+        engine.atomic(lambda tx: tx.queue_send("bench", messages))
+        got = engine.atomic(lambda tx: tx.queue_receive("bench", batch, 30.0))
+        receipts = [m.receipt for m in got]
+        if batch == 1:
+            engine.atomic(lambda tx: tx.queue_delete_message("bench", receipts[0]))
+        else:
+            engine.atomic(lambda tx: tx.queue_delete_messages("bench", receipts))
+        return len(got)
+
+    try:
+        return rate(cycle, seconds)
+    finally:
+        engine.close()
+
+
 def raw_sqlite_cycles(folder: str, durability: str, batch: int, seconds: float) -> float:
     conn = sqlite3.connect(f"{folder}/raw-{durability}-{batch}.db", isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -164,61 +192,78 @@ def bare_pool_invoke(seconds: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
+    parser.add_argument("--only", action="append", metavar="TOPIC",
+                        help="run only this topic (queues, invoke, events, workflows, gateway, postgres); repeatable")
     args = parser.parse_args()
+    wanted = set(args.only or [])
     s = args.seconds
     console.print(f"[bold]Overcast benchmarks[/bold] — {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}, "
                   f"{s:g}s per figure, best of 3")
     with tempfile.TemporaryDirectory(prefix="overcast-bench-") as folder:
-        table = Table(title="queue full cycles per second (send → receive → delete)", title_justify="left")
-        for col in ["system", "one at a time", "vs raw", "batches of 10", "vs raw"]:
-            table.add_column(col, justify="right" if col != "system" else "left")
-        raws: dict[str, tuple[float, float]] = {}
-        for durability in ["normal", "full"]:
-            with console.status(f"raw SQLite ({durability})"):
-                raws[durability] = (raw_sqlite_cycles(folder, durability, 1, s),
-                                    raw_sqlite_cycles(folder, durability, 10, s))
-            table.add_row(f"raw SQLite, synchronous={durability.upper()}", f"{raws[durability][0]:,.0f}", "1.00",
-                          f"{raws[durability][1]:,.0f}", "1.00")
-        overcast_normal = (0.0, 0.0)
-        for durability in ["normal", "full"]:
-            with console.status(f"Overcast ({durability})"):
-                one = overcast_cycles(folder, durability, 1, s)
-                ten = overcast_cycles(folder, durability, 10, s)
-            if durability == "normal":
-                overcast_normal = (one, ten)
-            raw = raws[durability]
-            table.add_row(f"Overcast SQLite, durability={durability}", f"{one:,.0f}", f"{one / raw[0]:.2f}",
-                          f"{ten:,.0f}", f"{ten / raw[1]:.2f}")
-        with console.status("moto SQS"):
-            moto = (moto_cycles(1, s), moto_cycles(10, s))
-        if moto[0] is None or moto[1] is None:
-            table.add_row("moto SQS (mock_aws)", "not installed", "", "", "")
-        else:
-            table.add_row("moto SQS (mock_aws)", f"{moto[0]:,.0f}", f"{moto[0] / raws['normal'][0]:.3f}",
-                          f"{moto[1]:,.0f}", f"{moto[1] / raws['normal'][1]:.3f}")
-        console.print(table)
-        if moto[0] and moto[1]:
-            console.print(f"Overcast (normal) vs moto: {overcast_normal[0] / moto[0]:.1f}x one at a time, "
-                          f"{overcast_normal[1] / moto[1]:.1f}x in batches of 10")
-
-        with console.status("invoke"):
-            bare = bare_pool_invoke(s)
-            ours = overcast_invoke(folder, s)
-        inv = Table(title="warm synchronous invoke round trips per second", title_justify="left")
-        inv.add_column("system")
-        inv.add_column("calls/s", justify="right")
-        inv.add_column("latency", justify="right")
-        inv.add_column("vs bare pool", justify="right")
-        inv.add_row("concurrent.futures.ProcessPoolExecutor (bare)", f"{bare:,.0f}", f"{1e6 / bare:,.0f} µs", "1.00")
-        inv.add_row("Overcast app.invoke", f"{ours:,.0f}", f"{1e6 / ours:,.0f} µs", f"{ours / bare:.2f}")
-        console.print(inv)
+        if not wanted or "queues" in wanted:
+            queue_table(s, folder)
+        if not wanted or "invoke" in wanted:
+            invoke_table(s, folder)
 
         # every other topic is a module bench_*.py here with run(console, seconds, folder)
         import importlib
 
         for path in sorted(Path(__file__).parent.glob("bench_*.py")):
-            module = importlib.import_module(path.stem)
-            module.run(console, s, folder)
+            if not wanted or path.stem.removeprefix("bench_") in wanted:
+                module = importlib.import_module(path.stem)
+                module.run(console, s, folder)
+
+
+def queue_table(s: float, folder: str) -> None:
+    table = Table(title="queue full cycles per second (send → receive → delete)", title_justify="left")
+    for col in ["system", "one at a time", "vs raw", "batches of 10", "vs raw"]:
+        table.add_column(col, justify="right" if col != "system" else "left")
+    raws: dict[str, tuple[float, float]] = {}
+    for durability in ["normal", "full"]:
+        with console.status(f"raw SQLite ({durability})"):
+            raws[durability] = (raw_sqlite_cycles(folder, durability, 1, s),
+                                raw_sqlite_cycles(folder, durability, 10, s))
+        table.add_row(f"raw SQLite, synchronous={durability.upper()}", f"{raws[durability][0]:,.0f}", "1.00",
+                      f"{raws[durability][1]:,.0f}", "1.00")
+    with console.status("Overcast engine primitive"):
+        floor = (engine_cycles(folder, 1, s), engine_cycles(folder, 10, s))
+    table.add_row("Overcast engine primitive alone (normal)", f"{floor[0]:,.0f}",
+                  f"{floor[0] / raws['normal'][0]:.2f}", f"{floor[1]:,.0f}", f"{floor[1] / raws['normal'][1]:.2f}")
+    overcast_normal = (0.0, 0.0)
+    for durability in ["normal", "full"]:
+        with console.status(f"Overcast ({durability})"):
+            one = overcast_cycles(folder, durability, 1, s)
+            ten = overcast_cycles(folder, durability, 10, s)
+        if durability == "normal":
+            overcast_normal = (one, ten)
+        raw = raws[durability]
+        table.add_row(f"Overcast SQLite, durability={durability}", f"{one:,.0f}", f"{one / raw[0]:.2f}",
+                      f"{ten:,.0f}", f"{ten / raw[1]:.2f}")
+    with console.status("moto SQS"):
+        moto = (moto_cycles(1, s), moto_cycles(10, s))
+    if moto[0] is None or moto[1] is None:
+        table.add_row("moto SQS (mock_aws)", "not installed", "", "", "")
+    else:
+        table.add_row("moto SQS (mock_aws)", f"{moto[0]:,.0f}", f"{moto[0] / raws['normal'][0]:.3f}",
+                      f"{moto[1]:,.0f}", f"{moto[1] / raws['normal'][1]:.3f}")
+    console.print(table)
+    if moto[0] and moto[1]:
+        console.print(f"Overcast (normal) vs moto: {overcast_normal[0] / moto[0]:.1f}x one at a time, "
+                      f"{overcast_normal[1] / moto[1]:.1f}x in batches of 10")
+
+
+def invoke_table(s: float, folder: str) -> None:
+    with console.status("invoke"):
+        bare = bare_pool_invoke(s)
+        ours = overcast_invoke(folder, s)
+    inv = Table(title="warm synchronous invoke round trips per second", title_justify="left")
+    inv.add_column("system")
+    inv.add_column("calls/s", justify="right")
+    inv.add_column("latency", justify="right")
+    inv.add_column("vs bare pool", justify="right")
+    inv.add_row("concurrent.futures.ProcessPoolExecutor (bare)", f"{bare:,.0f}", f"{1e6 / bare:,.0f} µs", "1.00")
+    inv.add_row("Overcast app.invoke", f"{ours:,.0f}", f"{1e6 / ours:,.0f} µs", f"{ours / bare:.2f}")
+    console.print(inv)
 
 
 if __name__ == "__main__":

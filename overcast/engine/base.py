@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from overcast.clock import Clock
+from overcast.errors import InvalidReceipt
 
 T = TypeVar("T")
 
@@ -74,9 +75,9 @@ class NewMessage:
     dedup_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class StoredMessage:
-    """A message as received (or peeked) from a queue."""
+class StoredMessage(NamedTuple):
+    """A message as received (or peeked) from a queue. (A named tuple: receives build one per
+    message, and a tuple is built at a third of a frozen dataclass's cost.)"""
 
     id: str
     body: str
@@ -215,6 +216,12 @@ class Tx(Protocol):
         accepted; a receipt made stale by a later receive raises ``InvalidReceipt``."""
         ...
 
+    def queue_delete_messages(self, queue: str, receipts: Sequence[str]) -> list[InvalidReceipt | None]:
+        """Delete the messages several receipts name, together; one result per receipt, in
+        order: None when deleted (or already gone), else the ``InvalidReceipt`` that
+        ``queue_delete_message`` would raise. A bad receipt never stops the others."""
+        ...
+
     def queue_change_visibility(self, queue: str, receipt: str, seconds: float) -> None:
         """Make the message visible ``seconds`` from now (0: at once). ``InvalidReceipt`` if
         the receipt is stale or the message is not in flight."""
@@ -233,8 +240,10 @@ class Tx(Protocol):
         ...
 
     def queue_redrive(self, dead_letter: str, *, to: str | None = None, limit: int = 1000) -> int:
-        """Move up to ``limit`` messages of a dead-letter queue back to the queue each came
-        from (or to ``to``), visible at once with a zero receive count; return how many."""
+        """Move up to ``limit`` visible messages of a dead-letter queue, in receive order, back
+        to the queue each came from (or to ``to``), visible at once with a zero receive count;
+        return how many. Messages in flight stay until they are visible again, as SQS's
+        message move task only moves what it can receive."""
         ...
 
     def queue_expire(self, limit: int = 1000) -> int:

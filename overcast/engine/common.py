@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 
 from overcast.engine.base import ABSENT, QueueSpec, StoredMessage
@@ -55,6 +56,40 @@ def parse_receipt(receipt: str) -> int:
         raise InvalidReceipt(f"receipt handle {receipt!r} is malformed") from None
 
 
+class ReceiptBatch:
+    """A batch delete's receipts, parsed: the results so far (malformed receipts have failed)
+    and the sequence numbers and receipts to delete. An engine deletes the rows whose seq and
+    receipt both appear (a receipt names its own seq, so that matches pairwise), and if fewer
+    went than ``expected``, calls ``stale`` with the seqs still there."""
+
+    __slots__ = ("receipts", "results", "seqs", "valid")
+
+    def __init__(self, receipts: Sequence[str]) -> None:
+        self.receipts = receipts
+        self.results: list[InvalidReceipt | None] = [None] * len(receipts)
+        self.seqs: list[int] = []
+        self.valid: list[str] = []
+        for index, receipt in enumerate(receipts):
+            try:
+                self.seqs.append(parse_receipt(receipt))
+                self.valid.append(receipt)
+            except InvalidReceipt as exc:
+                self.results[index] = exc
+
+    @property
+    def expected(self) -> int:
+        return len(set(self.valid))
+
+    def stale(self, remaining: set[int]) -> list[InvalidReceipt | None]:
+        """The results, with every receipt whose message is still there marked stale."""
+        for index, receipt in enumerate(self.receipts):
+            if self.results[index] is None and parse_receipt(receipt) in remaining:
+                self.results[index] = InvalidReceipt(
+                    f"receipt handle {receipt!r} is stale: the message was received again since"
+                )
+        return self.results
+
+
 def check_condition(condition: int | str | None, current: int | None, table: str, pk: str, sk: str) -> None:
     """Raise ``ConditionFailed`` unless an item at version ``current`` (None: absent) meets
     ``condition`` (None: always; ``ABSENT``; or a version)."""
@@ -79,16 +114,4 @@ def stored_message(r: tuple[object, ...]) -> StoredMessage:
     """A received message from a row in the column order both engines' receive queries return:
     seq, id, body, attributes, receive_count, sent_at, first_received_at, priority, group_id,
     dedup_id, source_queue, receipt."""
-    return StoredMessage(
-        id=r[1],  # type: ignore[arg-type]
-        body=r[2],  # type: ignore[arg-type]
-        attributes=load_attributes(r[3]),  # type: ignore[arg-type]
-        receipt=r[11],  # type: ignore[arg-type]
-        receive_count=r[4],  # type: ignore[arg-type]
-        sent_at=r[5],  # type: ignore[arg-type]
-        first_received_at=r[6],  # type: ignore[arg-type]
-        priority=r[7],  # type: ignore[arg-type]
-        group_id=r[8],  # type: ignore[arg-type]
-        dedup_id=r[9],  # type: ignore[arg-type]
-        source_queue=r[10],  # type: ignore[arg-type]
-    )
+    return StoredMessage(r[1], r[2], load_attributes(r[3]), r[11], r[4], r[5], r[6], r[7], r[8], r[9], r[10])  # type: ignore[arg-type]

@@ -14,7 +14,6 @@ import base64
 import hashlib
 import re
 import time
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
@@ -28,7 +27,7 @@ from overcast.errors import (
     QueueNotFound,
     ValidationError,
 )
-from overcast.events import Message, attribute_value, decode_body, encode_body
+from overcast.events import Message, attribute_value, decode_body, encode_body, message_id
 
 MAX_BATCH = 10
 MAX_WAIT = 20.0
@@ -39,6 +38,7 @@ INTERNAL_PREFIX = "overcast:"  # queues Overcast keeps for itself; ':' is not al
 _ENTRY_FIELDS = frozenset({"id", "body", "attributes", "delay", "group_id", "dedup_id", "priority"})
 _SPEC_TTL = 1.0  # seconds a Queue handle trusts the settings it read
 _JSON = "$json"  # reserved key in stored attributes: the body is JSON text
+_JSON_ONLY: dict[str, Any] = {_JSON: True}  # shared by every message without attributes (never mutated)
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 # what SQS refuses in a body or attribute: characters outside #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD
@@ -186,7 +186,7 @@ def _check_number(name: str, text: str) -> None:
 
 def message_size(body: str, attributes: dict[str, dict[str, str]]) -> int:
     """The size SQS counts: the body plus each attribute's name, type and value, in bytes."""
-    size = len(body.encode())
+    size = len(body) if body.isascii() else len(body.encode())
     for name, attr in attributes.items():
         size += len(name.encode()) + len(attr["DataType"].encode())
         size += len(attr.get("StringValue", attr.get("BinaryValue", "")).encode())
@@ -287,24 +287,27 @@ class Queue:
         seen: set[str] = set()
         total = 0
         for index, entry in enumerate(entries):
-            fields = entry if isinstance(entry, dict) and "body" in entry else {"body": entry}
-            entry_id = str(fields.get("id", index))
+            full = isinstance(entry, dict) and "body" in entry  # else the entry is the body
+            entry_id = str(entry.get("id", index)) if full else str(index)
             if entry_id in seen:
                 raise ValidationError(f"send_batch: entry id {entry_id!r} appears twice")
             seen.add(entry_id)
-            unknown = fields.keys() - _ENTRY_FIELDS
             try:
-                if unknown:
-                    raise ValidationError(f"unknown entry field(s): {', '.join(sorted(unknown))}")
-                message = self._prepare(
-                    spec,
-                    fields["body"],
-                    fields.get("attributes"),
-                    fields.get("delay"),
-                    fields.get("group_id"),
-                    fields.get("dedup_id"),
-                    fields.get("priority", 0),
-                )
+                if full:
+                    unknown = entry.keys() - _ENTRY_FIELDS
+                    if unknown:
+                        raise ValidationError(f"unknown entry field(s): {', '.join(sorted(unknown))}")
+                    message = self._prepare(
+                        spec,
+                        entry["body"],
+                        entry.get("attributes"),
+                        entry.get("delay"),
+                        entry.get("group_id"),
+                        entry.get("dedup_id"),
+                        entry.get("priority", 0),
+                    )
+                else:
+                    message = self._prepare(spec, entry, None, None, None, None, 0)
             except OvercastError as exc:
                 results[index] = BatchResult(entry_id, error=exc)
                 continue
@@ -331,12 +334,18 @@ class Queue:
         dedup_id: str | None,
         priority: int,
     ) -> _Prepared:
-        try:
-            text, is_json = encode_body(body)
-        except (TypeError, ValueError) as exc:
-            raise ValidationError(f"queue {self.name!r}: the body is not a JSON value: {exc}") from None
-        attrs = normalize_attributes(attributes)
-        bad = _INVALID_CHARS.search(text)
+        # runs once per message sent: the common case (a JSON body, no attributes, a standard
+        # queue) takes the short way through every check
+        if type(body) is str:
+            text, is_json = body, False
+        else:
+            try:
+                text, is_json = encode_body(body)
+            except (TypeError, ValueError) as exc:
+                raise ValidationError(f"queue {self.name!r}: the body is not a JSON value: {exc}") from None
+        attrs = normalize_attributes(attributes) if attributes else {}
+        # JSON text is ASCII with every control character escaped: nothing SQS refuses
+        bad = None if is_json else _INVALID_CHARS.search(text)
         if bad is not None:
             raise ValidationError(
                 f"queue {self.name!r}: the body holds a character SQS does not allow "
@@ -348,7 +357,7 @@ class Queue:
                 f"queue {self.name!r}: the message is {size} bytes, over the queue's maximum of "
                 f"{spec.max_message_size} bytes; store the payload elsewhere and send a reference"
             )
-        if isinstance(priority, bool) or not isinstance(priority, int):
+        if type(priority) is not int:
             raise ValidationError(f"queue {self.name!r}: priority must be an integer, not {priority!r}")
         if spec.fifo:
             if group_id is None:
@@ -373,14 +382,15 @@ class Queue:
         elif group_id is not None:
             _check_token("group_id", group_id, self.name)
         if delay is None:
-            delay = spec.delay
-        if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay <= MAX_DELAY:
+            delay = spec.delay  # validated when the queue was made
+        elif isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay <= MAX_DELAY:
             raise ValidationError(f"queue {self.name!r}: delay must be between 0 and 900 seconds, not {delay!r}")
-        stored: dict[str, Any] = {"attrs": attrs} if attrs else {}
-        if is_json:
-            stored[_JSON] = True
+        if attrs:
+            stored: dict[str, Any] = {"attrs": attrs, _JSON: True} if is_json else {"attrs": attrs}
+        else:
+            stored = _JSON_ONLY if is_json else {}
         message = NewMessage(
-            id=str(uuid.uuid4()),
+            id=message_id(),
             body=text,
             attributes=stored,
             delay=float(delay),
@@ -435,17 +445,8 @@ class Queue:
         if len(handles) > MAX_BATCH:
             raise BatchLimitExceeded(f"a batch holds at most {MAX_BATCH} entries, not {len(handles)}")
 
-        def run(tx: Any) -> list[BatchResult]:
-            results = []
-            for index, handle in enumerate(handles):
-                try:
-                    tx.queue_delete_message(self.name, handle)
-                    results.append(BatchResult(str(index)))
-                except OvercastError as exc:
-                    results.append(BatchResult(str(index), error=exc))
-            return results
-
-        return self.engine.atomic(run)
+        outcomes = self.engine.atomic(lambda tx: tx.queue_delete_messages(self.name, handles))
+        return [BatchResult(str(index), error=error) for index, error in enumerate(outcomes)]
 
     def change_visibility(self, receipt: str | Message, seconds: float) -> None:
         """Hide a received message for ``seconds`` more from now (0 makes it visible at once)."""
@@ -480,11 +481,13 @@ class Queue:
 
 def to_message(queue: str, stored: StoredMessage) -> Message:
     """Turn an engine row into the ``Message`` users see."""
-    attrs: dict[str, dict[str, Any]] = stored.attributes.get("attrs", {})
+    stored_attributes = stored.attributes
+    attrs: dict[str, dict[str, Any]] = stored_attributes.get("attrs") or {} if stored_attributes else {}
+    body = stored.body
     return Message(
         id=stored.id,
-        body=decode_body(stored.body, bool(stored.attributes.get(_JSON))),
-        attributes={name: attribute_value(attr) for name, attr in attrs.items()},
+        body=decode_body(body, True) if stored_attributes and stored_attributes.get(_JSON) else body,
+        attributes={name: attribute_value(attr) for name, attr in attrs.items()} if attrs else {},
         receipt=stored.receipt,
         receive_count=stored.receive_count,
         group_id=stored.group_id,
@@ -493,7 +496,7 @@ def to_message(queue: str, stored: StoredMessage) -> Message:
         first_received_at=stored.first_received_at,
         priority=stored.priority,
         dedup_id=stored.dedup_id,
-        raw_body=stored.body,
+        raw_body=body,
         message_attributes=attrs,
         source_queue=stored.source_queue,
     )

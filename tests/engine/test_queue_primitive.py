@@ -41,6 +41,37 @@ def test_create_is_idempotent_for_equal_settings_and_refuses_others(engine: Engi
     assert [s.name for s in engine.read(lambda tx: tx.queue_list())] == ["q"]
 
 
+
+def test_batch_delete_answers_per_receipt_and_deletes_the_good_ones(engine: Engine, clock: ManualClock) -> None:
+    create(engine)
+    send(engine, "q", msg(1), msg(2), msg(3), msg(4))
+    first = receive(engine, "q", n=4, vt=1)
+    clock.advance(2)
+    second = {m.id: m for m in receive(engine, "q", n=4, vt=30)}
+    gone = second["4"].receipt
+    engine.atomic(lambda tx: tx.queue_delete_message("q", gone))
+    receipts = [
+        second["1"].receipt,
+        first[1].receipt,  # message 2, received again since: stale
+        "garbage",
+        second["3"].receipt,
+        gone,  # already deleted: accepted
+        second["1"].receipt,  # twice in one batch: accepted
+    ]
+    results = engine.atomic(lambda tx: tx.queue_delete_messages("q", receipts))
+    assert [type(r).__name__ if r else None for r in results] == [
+        None, "InvalidReceipt", "InvalidReceipt", None, None, None]
+    assert "stale" in str(results[1]) and "malformed" in str(results[2])
+    assert stats(engine, "q") == (0, 1, 0)  # only message 2 is left, in flight
+    assert engine.atomic(lambda tx: tx.queue_delete_messages("q", [second["2"].receipt])) == [None]
+    assert stats(engine, "q") == (0, 0, 0)
+    # a receipt of this queue's message names nothing in another queue
+    create(engine, "other")
+    send(engine, "other", msg(5))
+    [other] = receive(engine, "other")
+    assert engine.atomic(lambda tx: tx.queue_delete_messages("q", [other.receipt])) == [None]
+    assert stats(engine, "other") == (0, 1, 0)
+
 def test_send_to_missing_queue_raises(engine: Engine) -> None:
     with pytest.raises(QueueNotFound):
         send(engine, "nope", msg(1))

@@ -201,6 +201,18 @@ WITH done AS (
     RETURNING 1)
 SELECT count(*) FROM done;
 
+-- name: messages_delete
+-- 1 when every receipt deleted its message (a receipt holds its own seq, so seq and receipt
+-- matching separately is matching pairwise)
+WITH done AS (
+    DELETE FROM messages
+    WHERE queue = :queue AND seq = ANY(:seqs) AND receipt = ANY(:receipts)
+    RETURNING 1)
+SELECT (count(*) = :expected)::int FROM done;
+
+-- name: messages_existing
+SELECT seq FROM messages WHERE queue = :queue AND seq = ANY(:seqs);
+
 -- name: message_exists
 SELECT receipt FROM messages WHERE seq = :seq AND queue = :queue;
 
@@ -222,7 +234,9 @@ FROM messages WHERE queue = :queue AND expires_at > :now;
 SELECT min(visible_at) FROM messages WHERE queue = :queue AND visible_at > :now;
 
 -- name: queue_redrive_candidates
-SELECT seq, source_queue FROM messages WHERE queue = :queue ORDER BY seq LIMIT :limit
+-- the messages a receive would take, in its order (in-flight ones stay until they are visible)
+SELECT seq, source_queue FROM messages WHERE queue = :queue AND visible_at <= :now
+ORDER BY priority DESC, seq LIMIT :limit
 FOR UPDATE SKIP LOCKED;
 
 -- name: messages_expire

@@ -17,6 +17,7 @@ from dataclasses import replace
 
 from overcast.engine.base import FIFO_DEDUP_WINDOW, NewMessage, QueueSpec, QueueStats, StoredMessage
 from overcast.engine.common import (
+    ReceiptBatch,
     dump_attributes,
     parse_receipt,
     spec_from_json,
@@ -212,6 +213,18 @@ class QueueOps(TxBase):
                 f"receipt handle {receipt!r} is stale: the message was received again since"
             )
 
+    def queue_delete_messages(self, queue: str, receipts: Sequence[str]) -> list[InvalidReceipt | None]:
+        batch = ReceiptBatch(receipts)
+        if not batch.seqs:
+            return batch.results
+        # held back like a single delete: all deleted is what the caller assumes
+        done = self._blind(
+            "messages_delete", queue=queue, seqs=batch.seqs, receipts=batch.valid, expected=batch.expected
+        )
+        if done is None or done == 1:
+            return batch.results
+        return batch.stale({row[0] for row in self._all("messages_existing", queue=queue, seqs=batch.seqs)})
+
     def queue_change_visibility(self, queue: str, receipt: str, seconds: float) -> None:
         seq = parse_receipt(receipt)
         changed = self._blind(
@@ -247,7 +260,7 @@ class QueueOps(TxBase):
         if to is not None and self.queue_get(to) is None:
             raise QueueNotFound(f"queue {to!r} does not exist")
         by_target: dict[str, list[int]] = {}
-        for seq, source in self._all("queue_redrive_candidates", queue=dead_letter, limit=limit):
+        for seq, source in self._all("queue_redrive_candidates", queue=dead_letter, now=self.now(), limit=limit):
             target = to or source
             if target is not None:
                 by_target.setdefault(target, []).append(seq)

@@ -21,7 +21,11 @@ SELECT spec, created_at FROM queues WHERE name >= :prefix AND substr(name, 1, le
 DELETE FROM queues WHERE name = :name;
 
 -- name: queue_delete_messages
-DELETE FROM messages WHERE queue = :queue;
+-- a queue's messages are those of its two partial indexes (there is no index on queue alone)
+DELETE FROM messages WHERE seq IN (
+    SELECT seq FROM messages WHERE queue = :queue AND hidden = 0
+    UNION ALL
+    SELECT seq FROM messages WHERE queue = :queue AND hidden = 1);
 
 -- name: queue_delete_dedup
 DELETE FROM dedup WHERE queue = :queue;
@@ -109,6 +113,15 @@ WHERE m.seq = :seq;
 -- name: message_delete
 DELETE FROM messages WHERE seq = :seq AND queue = :queue AND receipt = :receipt;
 
+-- name: messages_delete
+-- a receipt holds its own seq, so seq and receipt matching separately is matching pairwise
+DELETE FROM messages
+WHERE queue = :queue AND seq IN (SELECT value FROM json_each(:seqs))
+  AND receipt IN (SELECT value FROM json_each(:receipts));
+
+-- name: messages_existing
+SELECT seq FROM messages WHERE queue = :queue AND seq IN (SELECT value FROM json_each(:seqs));
+
 -- name: message_delete_seq
 DELETE FROM messages WHERE seq = :seq;
 
@@ -124,13 +137,18 @@ SELECT coalesce(sum(visible_at <= :now), 0),
        coalesce(sum(visible_at > :now AND receive_count > 0), 0),
        coalesce(sum(visible_at > :now AND receive_count = 0), 0),
        min(sent_at)
-FROM messages WHERE queue = :queue AND expires_at > :now;
+FROM (SELECT visible_at, receive_count, sent_at, expires_at FROM messages WHERE queue = :queue AND hidden = 0
+      UNION ALL
+      SELECT visible_at, receive_count, sent_at, expires_at FROM messages WHERE queue = :queue AND hidden = 1)
+WHERE expires_at > :now;
 
 -- name: queue_next_visible_at
 SELECT min(visible_at) FROM messages WHERE queue = :queue AND hidden = 1 AND visible_at > :now;
 
 -- name: queue_redrive_candidates
-SELECT seq, source_queue FROM messages WHERE queue = :queue ORDER BY seq LIMIT :limit;
+-- the messages a receive would take, in its order (in-flight ones stay until they are visible)
+SELECT seq, source_queue FROM messages WHERE queue = :queue AND hidden = 0
+ORDER BY priority DESC, seq LIMIT :limit;
 
 -- name: message_expired
 SELECT seq FROM messages WHERE expires_at <= :now LIMIT :limit;

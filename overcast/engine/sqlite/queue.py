@@ -16,6 +16,7 @@ from dataclasses import replace
 
 from overcast.engine.base import FIFO_DEDUP_WINDOW, NewMessage, QueueSpec, QueueStats, StoredMessage
 from overcast.engine.common import (
+    ReceiptBatch,
     dump_attributes,
     parse_receipt,
     spec_from_json,
@@ -191,6 +192,16 @@ class QueueOps(TxBase):
                 f"receipt handle {receipt!r} is stale: the message was received again since"
             )
 
+    def queue_delete_messages(self, queue: str, receipts: Sequence[str]) -> list[InvalidReceipt | None]:
+        batch = ReceiptBatch(receipts)
+        if not batch.seqs:
+            return batch.results
+        seqs = json.dumps(batch.seqs)
+        deleted = self._exec("messages_delete", queue=queue, seqs=seqs, receipts=json.dumps(batch.valid)).rowcount
+        if deleted == batch.expected:
+            return batch.results
+        return batch.stale({row[0] for row in self._all("messages_existing", queue=queue, seqs=seqs)})
+
     def queue_change_visibility(self, queue: str, receipt: str, seconds: float) -> None:
         seq = parse_receipt(receipt)
         changed = self._exec(
@@ -231,6 +242,7 @@ class QueueOps(TxBase):
         if to is not None and self.queue_get(to) is None:
             raise QueueNotFound(f"queue {to!r} does not exist")
         moved = 0
+        self._exec("unhide", queue=dead_letter, now=self.now())
         for seq, source in self._all("queue_redrive_candidates", queue=dead_letter, limit=limit):
             target = to or source
             if target is None:
