@@ -103,6 +103,7 @@ def run(console: Any, seconds: float, folder: str) -> None:
         _wait(f"{base}/hello", server)
         with console.status("wrk: Overcast routes"):
             results["function"] = _wrk(wrk, f"{base}/hello", seconds * 2, folder)
+            results["process"] = _wrk(wrk, f"{base}/hello-sync", seconds * 2, folder)
             results["keyed"] = _wrk(wrk, f"{base}/keyed", seconds * 2, folder, headers={"x-api-key": key})
             results["queue"] = _wrk(wrk, f"{base}/enqueue", seconds * 2, folder, post=True)
     finally:
@@ -112,7 +113,9 @@ def run(console: Any, seconds: float, folder: str) -> None:
     table = Table(title="HTTP gateway, wrk -t1 -c16 over loopback", title_justify="left")
     for col in ["route", "requests/s", "p99", "vs bare Starlette"]:
         table.add_column(col, justify="left" if col == "route" else "right")
-    labels = {"bare": "(a) bare Starlette + uvicorn, small JSON", "function": "(b) Overcast function route",
+    labels = {"bare": "(a) bare Starlette + uvicorn, small JSON",
+              "function": "(b) Overcast function route (async def: inline)",
+              "process": "(b') function route, def handler in a worker process",
               "keyed": "(c) (b) + API key auth and throttling", "queue": "(d) storage-first queue route (202)"}
     for name, (rps, p99) in results.items():
         table.add_row(labels[name], f"{rps:,.0f}", f"{p99:.1f} ms", f"{rps / results['bare'][0]:.2f}")

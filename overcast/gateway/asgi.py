@@ -9,13 +9,15 @@ response carries the ``x-request-id`` the function also sees.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
 import math
 import time
-import uuid
+import traceback
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 import httpx
 import jsonschema  # type: ignore[import-untyped]
@@ -26,11 +28,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from overcast.errors import FunctionError, FunctionTimeout, OvercastError
+from overcast.events import message_id
 from overcast.gateway.aggregate import aggregate
 from overcast.gateway.auth import APIKeyAuth, Denied
 from overcast.gateway.proxy import forward
 from overcast.gateway.request import Request, to_http
 from overcast.gateway.routing import Route, Router
+from overcast.runtime.context import Context
+from overcast.runtime.registry import FunctionDef
 
 if TYPE_CHECKING:
     from overcast.app import App
@@ -54,6 +59,7 @@ class Gateway:
         self.app = app
         self.router = Router(list(app.routes))
         self.client: httpx.AsyncClient | None = None
+        self._limits: dict[str, asyncio.Semaphore] = {}  # inline functions with a concurrency
 
     @staticmethod
     def in_engine(fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -71,16 +77,19 @@ class Gateway:
             return
         started = time.perf_counter()
         request = HTTPRequest(scope, receive)
-        request_id = request.headers.get("x-request-id") or str(uuid.uuid4())
+        # ASGI header names are lower case; read from the scope once, not through a Headers view
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        request_id = headers.get("x-request-id") or message_id()
+        method, path = scope["method"], scope["path"]
         try:
-            response = await self.dispatch(request, request_id)
+            response = await self.dispatch(request, request_id, method, path, headers)
         except Exception:  # a bug of ours: answer 500, never a dropped connection
-            log.exception("gateway error on %s %s", request.method, request.url.path)
+            log.exception("gateway error on %s %s", method, path)
             response = error(500, "internal error")
         response.headers["x-request-id"] = request_id
         await response(scope, receive, send)
         access_log.info(
-            "%s %s %d %.1fms %s", request.method, request.url.path, response.status_code,
+            "%s %s %d %.1fms %s", method, path, response.status_code,
             (time.perf_counter() - started) * 1000, request_id,
         )
 
@@ -96,8 +105,10 @@ class Gateway:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def dispatch(self, request: HTTPRequest, request_id: str) -> Response:
-        route, found = self.router.match(request.method, request.url.path)
+    async def dispatch(
+        self, request: HTTPRequest, request_id: str, method: str, path: str, headers: dict[str, str]
+    ) -> Response | RawResponse:
+        route, found = self.router.match(method, path)
         if route is None:
             if found:
                 return error(405, "method not allowed", allowed=sorted(set(found)))
@@ -108,7 +119,7 @@ class Gateway:
             authorizer = self.app.authorizers[route.auth]
             try:
                 if isinstance(authorizer, APIKeyAuth):
-                    identity = self.in_engine(authorizer.authorize, self.app, request.headers, route.scopes)
+                    identity = self.in_engine(authorizer.authorize, self.app, headers, route.scopes)
                 else:
                     identity = await to_thread.run_sync(authorizer.authorize, self.app, request.headers, route.scopes)
             except Denied as denied:
@@ -123,11 +134,12 @@ class Gateway:
                 self.client = httpx.AsyncClient()
             return await forward(self.client, request, route, params, request_id)
         try:
-            body = await _read_body(request, route.max_body)
+            body = await _read_body(request, headers, route.max_body)
         except _TooLarge:
             return error(413, f"the request body is over this route's limit of {route.max_body} bytes")
-        query = dict(request.query_params)
+        query_string = request.scope["query_string"].decode("latin-1")
         if route.query_schema is not None:
+            query = dict(parse_qsl(query_string, keep_blank_values=True))
             problem = _validate(route.query_schema, query, "query")
             if problem:
                 return error(400, problem[0], path=problem[1])
@@ -140,11 +152,12 @@ class Gateway:
             problem = _validate(route.body_schema, payload, "body")
             if problem:
                 return error(400, problem[0], path=problem[1])
+        client = request.scope.get("client")
         req = Request(
-            method=request.method, path=request.url.path, route=route.path, path_params=params,
-            query_string=request.url.query, headers={k.lower(): v for k, v in request.headers.items()},
+            method=method, path=path, route=route.path, path_params=params,
+            query_string=query_string, headers=headers,
             body=body, request_id=request_id, auth=identity,
-            source_ip=request.client.host if request.client else "", time_epoch=time.time(),
+            source_ip=client[0] if client else "", time_epoch=time.time(),
         )
         try:
             return await self.integrate(route, req)
@@ -156,16 +169,18 @@ class Gateway:
         except OvercastError as exc:
             return error(exc.status_code, str(exc))
 
-    async def integrate(self, route: Route, req: Request) -> Response:
+    async def integrate(self, route: Route, req: Request) -> Response | RawResponse:
         app = self.app
         kind = route.kind
         if kind == "function":
             fn = app.functions[route.function]  # type: ignore[index]
             event: Any = req.to_dict() if route.payload == "v2" else req
             timeout = min(fn.timeout, route.timeout)
-            result = await app.pool.invoke_async(fn, event, timeout=timeout)
-            status, headers, body = to_http(result)
-            return Response(body, status_code=status, headers=headers)
+            if route.isolation == "inline" or (route.isolation is None and fn.is_async):
+                result = await self._inline(fn, event, timeout)
+            else:
+                result = await app.pool.invoke_async(fn, event, timeout=timeout)
+            return RawResponse(*to_http(result))
         if kind == "mock":
             status, headers, body = to_http(_mock_response(route.mock or {}))
             return Response(body, status_code=status, headers=headers)
@@ -194,6 +209,37 @@ class Gateway:
             return Response(body, status_code=status, headers=headers)
         return error(500, f"route {route.key} has no integration")
 
+    async def _inline(self, fn: FunctionDef, event: Any, timeout: float) -> Any:
+        """Run a route's handler in this process: an ``async def`` on the event loop (the
+        timeout cancels it), a ``def`` in a thread (the timeout answers 504; the thread runs
+        on, as nothing can stop a thread); errors become ``FunctionError`` as from a worker."""
+        context = Context(
+            invocation_id=message_id(), function_name=fn.name, timeout=timeout,
+            deadline=time.monotonic() + timeout, logger=logging.getLogger(f"overcast.function.{fn.name}"),
+        )
+        args: tuple[Any, ...] = (event, context) if fn.takes_context else (event,)
+        limit = self._limits.get(fn.name)
+        if limit is None and fn.concurrency is not None:
+            limit = self._limits[fn.name] = asyncio.Semaphore(fn.concurrency)
+        try:
+            async with asyncio.timeout(timeout):
+                if limit is not None:
+                    await limit.acquire()
+                try:
+                    if fn.is_async:
+                        return await fn.handler(*args)
+                    return await to_thread.run_sync(functools.partial(fn.handler, *args), abandon_on_cancel=True)
+                finally:
+                    if limit is not None:
+                        limit.release()
+        except TimeoutError:
+            raise FunctionTimeout(f"function {fn.name!r} timed out after {timeout:g}s", function=fn.name,
+                                  error_type="TimeoutError", error_message=f"timed out after {timeout:g}s") from None
+        except (Exception, SystemExit) as exc:  # a handler's failure, reported as a worker would
+            tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            raise FunctionError(function=fn.name, error_type=type(exc).__name__, error_message=str(exc),
+                                traceback=tb) from None
+
     async def _bus(self, route: Route, req: Request) -> Response:
         result = await to_thread.run_sync(functools.partial(self.app.put_events_from_http, route.bus or "default", req))
         status, headers, body = to_http(result)
@@ -204,6 +250,26 @@ class Gateway:
             functools.partial(self.app.start_execution_from_http, route.workflow or "", req, route.sync))
         status, headers, body = to_http(result)
         return Response(body, status_code=status, headers=headers)
+
+
+class RawResponse:
+    """A response sent as two ASGI messages, without a Starlette ``Response``'s header
+    machinery (a function route's answer: its headers are already plain strings)."""
+
+    __slots__ = ("body", "headers", "status_code")
+
+    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.status_code = status
+        self.headers = headers
+        self.body = body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()]
+        status = self.status_code
+        if not (status < 200 or status in (204, 304)) and b"content-length" not in {k for k, _ in raw}:
+            raw.append((b"content-length", str(len(self.body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send({"type": "http.response.body", "body": self.body})
 
 
 def _mock_response(mock: dict[str, Any]) -> Any:
@@ -223,8 +289,10 @@ def _message_from(req: Request, forward_headers: tuple[str, ...]) -> tuple[Any, 
     return message, attributes
 
 
-async def _read_body(request: HTTPRequest, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
+async def _read_body(request: HTTPRequest, headers: dict[str, str], limit: int) -> bytes:
+    declared = headers.get("content-length")
+    if declared is None and "transfer-encoding" not in headers:
+        return b""  # HTTP/1.1: a request with neither has no body
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _TooLarge
     chunks: list[bytes] = []

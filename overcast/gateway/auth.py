@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import jwt
 
 from overcast.errors import ConfigError
-from overcast.gateway.keys import KeyStore
+from overcast.gateway.keys import KeyStore, Verdict, changes
 
 if TYPE_CHECKING:
     from overcast.app import App
@@ -47,17 +47,70 @@ class APIKeyAuth(Authorizer):
 
     ``plans`` limits the route to keys of those plans. Keys are managed with
     ``overcast keys create|ls|revoke`` (or ``KeyStore``).
+
+    Admission is leased (see ``overcast.gateway.keys``): one engine transaction admits up to a
+    tenth of a second of the plan's rate, and the requests it covers are admitted in memory for
+    at most ``lease_seconds``. A key revoked or a plan changed in this process applies to the
+    next request; from another process (``overcast keys revoke``), within ``lease_seconds``.
     """
 
-    def __init__(self, *, header: str = "x-api-key", plans: tuple[str, ...] | list[str] = ()) -> None:
+    def __init__(self, *, header: str = "x-api-key", plans: tuple[str, ...] | list[str] = (),
+                 lease_seconds: float = 1.0) -> None:
         self.header = header.lower()
         self.plans = tuple(plans)
+        self.lease_seconds = lease_seconds
+        self._leases: dict[str, _Lease] = {}
+        self._lock = threading.Lock()
 
     def authorize(self, app: App, headers: Mapping[str, str], scopes: tuple[str, ...]) -> dict[str, Any]:
-        verdict = KeyStore(app.engine).check(headers.get(self.header), plans=self.plans)
+        verdict = self.admit(app, headers.get(self.header))
         if not verdict.allowed:
             raise Denied(verdict.status, verdict.message, verdict.retry_after or None)
         return {"apiKey": verdict.key_name, "usagePlan": verdict.plan}
+
+    def admit(self, app: App, value: str | None) -> Verdict:
+        """Admit one request with key ``value``: from its lease, or by taking a new one."""
+        if not value:
+            return KeyStore(app.engine).check(value)
+        engine = app.engine
+        with self._lock:
+            now = time.monotonic()
+            lease = self._leases.get(value)
+            if lease is not None and lease.engine is engine:
+                if lease.left > 0 and now < lease.until and lease.changes == changes():
+                    lease.left -= 1
+                    return lease.verdict
+                returned, period = lease.left, lease.period
+            else:
+                returned, period = 0, None
+            self._leases.pop(value, None)
+            verdict, granted, period = KeyStore(engine).take(
+                value, plans=self.plans, most=_UNLIMITED, returned=returned, returned_period=period)
+            if verdict.allowed:
+                if len(self._leases) >= _MAX_LEASES:  # many keys: forget the oldest lease
+                    self._leases.pop(next(iter(self._leases)))
+                self._leases[value] = _Lease(engine, verdict, granted - 1, now + self.lease_seconds,
+                                             period, changes())
+            return verdict
+
+
+_UNLIMITED = 1 << 30  # what a lease asks for: the plan decides how much it gets
+_MAX_LEASES = 10_000
+
+
+class _Lease:
+    """Requests a gateway process may still admit for one key without the engine."""
+
+    __slots__ = ("changes", "engine", "left", "period", "until", "verdict")
+
+    def __init__(self, engine: Any, verdict: Verdict, left: int, until: float, period: str | None,
+                 changes: int) -> None:
+        self.engine = engine
+        self.verdict = verdict
+        self.left = left
+        self.until = until
+        self.period = period
+        self.changes = changes
 
 
 class JWTAuth(Authorizer):

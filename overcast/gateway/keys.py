@@ -4,9 +4,13 @@ A usage plan has a steady ``rate`` (requests per second), a ``burst`` (the token
 and an optional ``quota`` per ``day``, ``week`` or ``month``. Keys are stored by the SHA-256 of
 their value: a leaked database does not leak keys.
 
-Before changing: a request's bucket refill, token take and quota count happen in one engine
-transaction (``check``), so two gateway processes sharing an engine never both spend the last
-token.
+Before changing: a bucket refill, token take and quota count happen in one engine transaction
+(``take``), so two gateway processes sharing an engine never both spend the last token. A
+gateway takes tokens in leases (``take`` with ``most`` > 1: up to a tenth of a second of the
+rate, a tenth of the burst) and spends them in memory, giving back what it did not spend with
+its next take: what it admits never exceeds what it took from the engine, so across processes
+no key ever gets more than its rate and burst; at worst a process that stops holds back one
+lease's worth.
 """
 
 from __future__ import annotations
@@ -26,6 +30,14 @@ PLANS = "gateway.plans"
 BUCKETS = "gateway.buckets"
 QUOTAS = "gateway.quotas"
 PERIODS = ("day", "week", "month")
+LEASE_SHARE = 0.1  # a lease takes at most this share of a plan's rate and of its burst
+_changes = [0]  # bumped by every change to keys and plans made in this process
+
+
+def changes() -> int:
+    """A counter of key and plan changes made in this process: cached leases older than the
+    current value are dropped at once (other processes' changes show within a lease's life)."""
+    return _changes[0]
 
 
 @dataclass(frozen=True)
@@ -90,6 +102,7 @@ class KeyStore:
             tx.kv_put(PLANS, "__index__", plan.name, True)
 
         self.engine.atomic(apply)
+        _changes[0] += 1
 
     def plans(self) -> list[UsagePlan]:
         rows: list[Any] = []
@@ -135,6 +148,7 @@ class KeyStore:
                                                 "created": tx.now()})
 
         self.engine.atomic(apply)
+        _changes[0] += 1
         return value
 
     def list(self) -> list[dict[str, Any]]:
@@ -153,46 +167,65 @@ class KeyStore:
                 tx.kv_put(KEYS, entry.value["hash"], "", {**key.value, "revoked": True})
 
         self.engine.atomic(apply)
+        _changes[0] += 1
 
     def check(self, value: str | None, *, plans: tuple[str, ...] = ()) -> Verdict:
         """Check a presented key: known, not revoked, in one of ``plans`` (if given), within its
         rate, burst and quota. Spends one token and one quota unit when allowed."""
+        return self.take(value, plans=plans)[0]
+
+    def take(
+        self, value: str | None, *, plans: tuple[str, ...] = (), most: int = 1,
+        returned: int = 0, returned_period: str | None = None,
+    ) -> tuple[Verdict, int, str | None]:
+        """``check`` for up to ``most`` requests at once (a lease): returns the verdict, how
+        many requests it admits (at least 1 when allowed), and the quota period they count in.
+        ``returned`` requests of an earlier lease went unspent: their tokens go back to the
+        bucket, and their quota units too if ``returned_period`` is still the current one."""
         if not value:
-            return Verdict(False, 401, "missing API key (send it in the x-api-key header)")
+            return Verdict(False, 401, "missing API key (send it in the x-api-key header)"), 0, None
         digest = _hash(value)
 
-        def apply(tx: Any) -> Verdict:
+        def apply(tx: Any) -> tuple[Verdict, int, str | None]:
             key = tx.kv_get(KEYS, digest, "")
             if key is None or key.value["revoked"]:
-                return Verdict(False, 403, "invalid API key")
+                return Verdict(False, 403, "invalid API key"), 0, None
             plan_name = key.value["plan"]
             if plans and plan_name not in plans:
-                return Verdict(False, 403, "this API key's usage plan does not cover this route")
+                return Verdict(False, 403, "this API key's usage plan does not cover this route"), 0, None
             verdict = Verdict(True, key_name=key.value["name"], plan=plan_name or "")
-            if plan_name is None:
-                return verdict
-            plan_item = tx.kv_get(PLANS, plan_name, "")
+            plan_item = None if plan_name is None else tx.kv_get(PLANS, plan_name, "")
             if plan_item is None:
-                return verdict
+                return verdict, most, None
             plan = plan_item.value
             now = tx.now()
+            granted = most
+            tokens = burst = 0.0
             if plan["rate"] is not None:
                 burst = plan["burst"] or max(1, math.ceil(plan["rate"]))
                 bucket = tx.kv_get(BUCKETS, digest, "")
                 tokens, updated = (burst, now) if bucket is None else (bucket.value["tokens"], bucket.value["at"])
-                tokens = min(burst, tokens + (now - updated) * plan["rate"])
+                tokens = min(burst, tokens + (now - updated) * plan["rate"] + returned)
                 if tokens < 1:
-                    return Verdict(False, 429, "too many requests", retry_after=(1 - tokens) / plan["rate"])
-                tx.kv_put(BUCKETS, digest, "", {"tokens": tokens - 1, "at": now},
-                          expires_at=now + 3600)
+                    return Verdict(False, 429, "too many requests", retry_after=(1 - tokens) / plan["rate"]), 0, None
+                granted = min(granted, int(tokens), max(1, int(min(plan["rate"], burst) * LEASE_SHARE)))
+            period = None
             if plan["quota"] is not None:
                 period, ends = _period_id(plan["period"], now)
                 used = tx.kv_get(QUOTAS, digest, period)
                 count = 0 if used is None else used.value
-                if count >= plan["quota"]:
+                if returned and returned_period == period:
+                    count = max(0, count - returned)
+                left = plan["quota"] - count
+                if left <= 0:
                     return Verdict(False, 429, f"quota of {plan['quota']} requests per {plan['period']} used up",
-                                   retry_after=max(1.0, ends - now))
-                tx.kv_put(QUOTAS, digest, period, count + 1, expires_at=ends + 86_400)
-            return verdict
+                                   retry_after=max(1.0, ends - now)), 0, None
+                # near the end of a quota, lease little: an unspent lease holds quota back
+                granted = min(granted, max(1, left // 10))
+                tx.kv_put(QUOTAS, digest, period, count + granted, expires_at=ends + 86_400)
+            if plan["rate"] is not None:
+                tx.kv_put(BUCKETS, digest, "", {"tokens": tokens - granted, "at": now}, expires_at=now + 3600)
+            return verdict, granted, period
 
-        return self.engine.atomic(apply)
+        result: tuple[Verdict, int, str | None] = self.engine.atomic(apply)
+        return result

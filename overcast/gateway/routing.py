@@ -46,6 +46,9 @@ class Route:
     query_schema: dict[str, Any] | None = None
     forward_headers: tuple[str, ...] = ()
     sync: bool = False
+    # where a function route's handler runs: "process" (a worker process: isolated, stoppable),
+    # "inline" (the gateway's own process), or None: inline for async def, process for def
+    isolation: str | None = None
     segments: list[tuple[str, str]] = field(default_factory=list)  # (kind, value): lit|param|greedy
 
     def __post_init__(self) -> None:
@@ -60,6 +63,9 @@ class Route:
             raise ConfigError(f"route {self.method} {self.path}: give exactly one integration")
         if self.payload not in ("request", "v2"):
             raise ConfigError(f"route {self.method} {self.path}: payload must be 'request' or 'v2'")
+        if self.isolation not in (None, "process", "inline"):
+            raise ConfigError(f"route {self.method} {self.path}: isolation must be 'process' or 'inline', "
+                              f"not {self.isolation!r}")
         if not isinstance(self.timeout, int | float) or not 0 < self.timeout <= 900:
             raise ConfigError(f"route {self.method} {self.path}: timeout must be between 0 and 900 seconds")
         self.segments = _parse(self.path)

@@ -7,6 +7,7 @@ pollers, and a worker process finds a handler again by looking its function name
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,11 +44,11 @@ class FunctionDef:
         if self.concurrency is not None and (not isinstance(self.concurrency, int) or self.concurrency < 1):
             raise ConfigError(f"function {self.name!r}: concurrency must be a positive integer")
 
-    @property
+    @functools.cached_property
     def is_async(self) -> bool:
         return asyncio.iscoroutinefunction(self.handler)
 
-    @property
+    @functools.cached_property
     def takes_context(self) -> bool:
         """Whether the handler accepts (event, context) rather than (event)."""
         try:

@@ -73,13 +73,20 @@ class GatewayAPI:
         version: str | None = None,
         name: str | None = None,
         function_timeout: float | None = None,
+        isolation: str | None = None,
     ) -> Any:
         """Declare a route. With ``to_queue`` (storage-first: 202 once stored), ``to_bus``,
         ``to_workflow`` (202 + Location; ``sync=True`` for Express: the output) or ``mock``, the
         route is declared at once; otherwise decorate the function that handles it: it gets a
         ``Request`` (or, with ``payload="v2"``, the API Gateway v2 event) and returns a dict,
         str, bytes, ``Response`` or an API Gateway response dict. ``version="v2"`` prefixes the
-        path with ``/v2``."""
+        path with ``/v2``.
+
+        ``isolation`` says where the handler runs: ``"process"`` (a worker process: a crash, a
+        CPU-bound loop or a timeout cannot touch the gateway) or ``"inline"`` (the gateway's
+        process: no process crossing). By default an ``async def`` handler runs inline, on the
+        gateway's event loop as in any ASGI app (its timeout cancels it), and a ``def``
+        handler in a worker process."""
         if version:
             path = f"/{version.strip('/')}{path}"
         common = dict(auth=auth, scopes=tuple(scopes), timeout=timeout, max_body=max_body,
@@ -98,7 +105,7 @@ class GatewayAPI:
             if existing is None or existing.handler is not handler:
                 self.function(name=fn_name, timeout=function_timeout or min(timeout, 900))(handler)  # type: ignore[attr-defined]
                 self.functions[fn_name].json_result = False  # type: ignore[attr-defined]
-            self._add_route(Route(method, path, function=fn_name, **common))  # type: ignore[arg-type]
+            self._add_route(Route(method, path, function=fn_name, isolation=isolation, **common))  # type: ignore[arg-type]
             return handler
 
         return register

@@ -51,10 +51,18 @@ class _Slot:
 
 
 class _Watch:
+    """Waits for a send to one queue: woken by this engine's commits that touch the queue (each
+    queue has its own condition, so a commit wakes only its queue's waiters), by the clock, and
+    — checked every ``_POLL`` — by commits of other processes."""
+
     def __init__(self, engine: SQLiteEngine, queue: str) -> None:
         self._engine = engine
         self._queue = queue
-        with engine._cond:
+        with engine._wake_lock:
+            cond = engine._conditions.get(queue)
+            if cond is None:
+                cond = engine._conditions[queue] = threading.Condition(engine._wake_lock)
+            self._cond = cond
             self._mark = (engine._generation[queue], engine._clock_generation)
         self._data_version = engine._data_version()
 
@@ -69,10 +77,10 @@ class _Watch:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
-            with engine._cond:
+            with engine._wake_lock:
                 if self._changed():
                     return
-                engine._cond.wait(min(remaining, _POLL))
+                self._cond.wait(min(remaining, _POLL))
                 if self._changed():
                     return
             if engine._closed or engine._data_version() != self._data_version:
@@ -112,7 +120,8 @@ class SQLiteEngine:
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
-        self._cond = threading.Condition()
+        self._wake_lock = threading.Lock()
+        self._conditions: dict[str, threading.Condition] = {}  # per queue, on _wake_lock
         self._generation: defaultdict[str, int] = defaultdict(int)
         self._clock_generation = 0
         self.clock.subscribe(self._on_clock)
@@ -140,10 +149,13 @@ class SQLiteEngine:
         return conn
 
     def _data_version(self) -> int:
+        """Changes when another connection commits. Asked of the writer, which never counts its
+        own commits: this engine's writes wake waiters through ``_notify``, not this."""
         if self._closed:
             return -1
         try:
-            return int(self._reader().execute("PRAGMA data_version").fetchone()[0])
+            with self._commit_lock:
+                return int(self._writer.execute("PRAGMA data_version").fetchone()[0])
         except sqlite3.Error:
             return -1
 
@@ -307,15 +319,22 @@ class SQLiteEngine:
     # -- wake-ups ------------------------------------------------------------------------------
 
     def _notify(self, queues: set[str]) -> None:
-        with self._cond:
+        with self._wake_lock:
             for queue in queues:
                 self._generation[queue] += 1
-            self._cond.notify_all()
+                cond = self._conditions.get(queue)
+                if cond is not None:
+                    cond.notify_all()
+
+    def _wake_all(self) -> None:
+        with self._wake_lock:
+            for cond in self._conditions.values():
+                cond.notify_all()
 
     def _on_clock(self) -> None:
-        with self._cond:
+        with self._wake_lock:
             self._clock_generation += 1
-            self._cond.notify_all()
+        self._wake_all()
 
     def watch(self, queue: str) -> _Watch:
         return _Watch(self, queue)
@@ -324,8 +343,7 @@ class SQLiteEngine:
         if self._closed:
             return
         self._closed = True
-        with self._cond:
-            self._cond.notify_all()
+        self._wake_all()
         with self._commit_lock:
             self._writer.close()
         with self._readers_lock:
