@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import threading
 import time
 from typing import Any
 
@@ -162,3 +165,47 @@ app.aggregate("GET", "/dashboard", deadline=1.0, parts={
     "a": Function("part_a"), "slow": Function("part_slow"), "boom": Function("part_boom"),
     "legacy": Upstream("http://127.0.0.1:9/status"),
 })
+
+
+# where handlers run: async def inline on the gateway's loop, def in a worker process, unless told
+cancelled: list[str] = []
+
+
+@app.route("GET", "/where/async")
+async def where_async(request: Request) -> dict[str, Any]:
+    return {"pid": os.getpid(), "thread": threading.current_thread().name}
+
+
+@app.route("GET", "/where/sync")
+def where_sync(request: Request) -> dict[str, Any]:
+    return {"pid": os.getpid()}
+
+
+@app.route("GET", "/where/async-isolated", isolation="process")
+async def where_async_isolated(request: Request) -> dict[str, Any]:
+    return {"pid": os.getpid()}
+
+
+@app.route("GET", "/where/sync-inline", isolation="inline")
+def where_sync_inline(request: Request, context: Any) -> dict[str, Any]:
+    return {"pid": os.getpid(), "thread": threading.current_thread().name, "function": context.function_name}
+
+
+@app.route("GET", "/inline/slow", timeout=0.5)
+async def inline_slow(request: Request) -> str:
+    try:
+        await asyncio.sleep(5)
+    except asyncio.CancelledError:
+        cancelled.append(request.request_id)
+        raise
+    return "late"
+
+
+@app.route("GET", "/inline/boom")
+async def inline_boom(request: Request) -> None:
+    raise KeyError("inline kaput")
+
+
+@app.route("GET", "/inline/keyed", auth="key")
+async def inline_keyed(request: Request) -> dict[str, Any]:
+    return {"auth": request.auth}

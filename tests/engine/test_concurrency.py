@@ -166,3 +166,32 @@ def test_a_watch_wakes_on_a_send_through_another_engine(engines: list[Engine]) -
     timer.join()
     assert elapsed < 2.0
     assert engines[0].atomic(lambda tx: tx.queue_receive("q", 1, 30))[0].id == "1"
+
+
+def test_sends_to_one_queue_do_not_wake_the_waiters_of_another(engines: list[Engine]) -> None:
+    engine = engines[0]
+    for name in ("busy", "quiet"):
+        engine.atomic(lambda tx, name=name: tx.queue_create(QueueSpec(name)))
+    stop = threading.Event()
+
+    def send_busily() -> None:
+        while not stop.is_set():
+            engine.atomic(lambda tx: tx.queue_send("busy", [NewMessage(str(time.monotonic()), "x")]))
+            time.sleep(0.002)
+
+    sender = threading.Thread(target=send_busily)
+    sender.start()
+    try:
+        watch = engine.watch("quiet")
+        start = time.monotonic()
+        watch.wait(0.5)
+        elapsed = time.monotonic() - start
+        busy_watch = engine.watch("busy")
+        start = time.monotonic()
+        busy_watch.wait(5)
+        woken = time.monotonic() - start
+    finally:
+        stop.set()
+        sender.join()
+    assert elapsed >= 0.45  # slept through every commit to "busy"
+    assert woken < 1.0  # while a waiter on "busy" wakes at once

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 import httpx
@@ -139,3 +140,37 @@ def test_workflow_routes(client: httpx.Client) -> None:
     assert client.get("/executions/other/x").status_code == 404
     quote = client.post("/quote", json={"item": "lamp"})
     assert quote.status_code == 200 and json.loads(quote.json()["output"]) == {"quote": "lamp"}
+
+
+def test_async_handlers_run_inline_and_def_handlers_in_a_worker(client: httpx.Client) -> None:
+    inline = client.get("/where/async").json()
+    assert inline["pid"] == os.getpid() and inline["thread"] == "gateway"  # on the server's loop
+    assert client.get("/where/sync").json()["pid"] != os.getpid()
+    assert client.get("/where/async-isolated").json()["pid"] != os.getpid()
+    threaded = client.get("/where/sync-inline").json()
+    assert threaded["pid"] == os.getpid() and threaded["thread"] != "gateway"
+    assert threaded["function"] == "where_sync_inline"
+
+
+def test_inline_timeout_cancels_the_handler_and_errors_are_502(client: httpx.Client) -> None:
+    started = time.monotonic()
+    r = client.get("/inline/slow", headers={"x-request-id": "slow-1"})
+    assert r.status_code == 504 and time.monotonic() - started < 3
+    deadline = time.monotonic() + 5
+    while "slow-1" not in web.cancelled and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert "slow-1" in web.cancelled
+    boom = client.get("/inline/boom")
+    assert boom.status_code == 502 and boom.json()["errorType"] == "KeyError"
+    # the gateway goes on serving
+    assert client.get("/where/async").status_code == 200
+
+
+def test_isolation_must_be_process_or_inline() -> None:
+    from overcast import App
+    from overcast.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="isolation must be 'process' or 'inline'"):
+        def handler(request: object) -> None: ...
+
+        App("bad").route("GET", "/x", isolation="thread")(handler)
