@@ -27,6 +27,7 @@ from starlette.requests import Request as HTTPRequest
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from overcast.engine.base import NewMessage
 from overcast.errors import FunctionError, FunctionTimeout, OvercastError
 from overcast.events import message_id
 from overcast.gateway.aggregate import aggregate
@@ -39,6 +40,7 @@ from overcast.runtime.registry import FunctionDef
 
 if TYPE_CHECKING:
     from overcast.app import App
+    from overcast.services.queues import Queue
 
 access_log = logging.getLogger("overcast.gateway.access")
 log = logging.getLogger("overcast.gateway")
@@ -60,6 +62,7 @@ class Gateway:
         self.router = Router(list(app.routes))
         self.client: httpx.AsyncClient | None = None
         self._limits: dict[str, asyncio.Semaphore] = {}  # inline functions with a concurrency
+        self.sends = SendBatcher(app)
 
     @staticmethod
     def in_engine(fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -187,8 +190,8 @@ class Gateway:
         if kind == "queue":
             message, attributes = _message_from(req, route.forward_headers)
             queue = app.get_queue(route.queue)  # type: ignore[arg-type]
-            message_id = self.in_engine(queue.send, message, attributes=attributes or None)
-            return JSONResponse({"messageId": message_id, "requestId": req.request_id}, status_code=202)
+            sent = await self.sends.send(queue, message, attributes or None)
+            return JSONResponse({"messageId": sent, "requestId": req.request_id}, status_code=202)
         if kind == "aggregate":
             event = None
             if req.body:
@@ -250,6 +253,65 @@ class Gateway:
             functools.partial(self.app.start_execution_from_http, route.workflow or "", req, route.sync))
         status, headers, body = to_http(result)
         return Response(body, status_code=status, headers=headers)
+
+
+class SendBatcher:
+    """Storage-first sends that arrive together share one engine transaction.
+
+    A request's message is validated at once; then it waits for the next turn of the event
+    loop, where every message queued meanwhile commits in one transaction, and each request
+    gets its id only after that commit (so a 202 still means stored). If the shared
+    transaction fails, each message is sent on its own, so every request gets its own answer.
+    """
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self._pending: list[tuple[str, NewMessage, asyncio.Future[str]]] = []
+        self.commits = 0  # transactions committed (for tests)
+
+    async def send(self, queue: Queue, body: Any, attributes: dict[str, Any] | None) -> str:
+        message = queue.prepare(body, attributes=attributes)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[str] = loop.create_future()
+        if not self._pending:
+            loop.call_soon(self._flush)
+        self._pending.append((queue.name, message, future))
+        return await future
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        engine = self.app.engine
+        try:
+            ids = engine.atomic(lambda tx: [tx.queue_send(name, [m])[0] for name, m, _ in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                _settle(batch[0][2], error=exc)
+                return
+            for name, message, future in batch:
+                try:
+                    _settle(future, engine.atomic(functools.partial(_send_one, name, message)))
+                except Exception as each:
+                    _settle(future, error=each)
+                else:
+                    self.commits += 1
+            return
+        self.commits += 1
+        for (_, _, future), sent in zip(batch, ids, strict=True):
+            _settle(future, sent)
+
+
+def _send_one(queue: str, message: NewMessage, tx: Any) -> str:
+    sent: str = tx.queue_send(queue, [message])[0]
+    return sent
+
+
+def _settle(future: asyncio.Future[str], result: str = "", *, error: BaseException | None = None) -> None:
+    if future.done():  # the request went away meanwhile
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
 
 
 class RawResponse:

@@ -267,9 +267,24 @@ class Queue:
     ) -> str:
         """Send one message and return its id (on a FIFO queue, a duplicate within five
         minutes returns the first message's id and enqueues nothing)."""
-        spec = self.spec
-        message = self._prepare(spec, body, attributes, delay, group_id, dedup_id, priority).message
+        message = self.prepare(body, attributes=attributes, delay=delay, group_id=group_id,
+                               dedup_id=dedup_id, priority=priority)
         return self.engine.atomic(lambda tx: tx.queue_send(self.name, [message]))[0]
+
+    def prepare(
+        self,
+        body: Any,
+        *,
+        attributes: dict[str, Any] | None = None,
+        delay: float | None = None,
+        group_id: str | None = None,
+        dedup_id: str | None = None,
+        priority: int = 0,
+    ) -> NewMessage:
+        """Validate and encode a message as ``send`` would, without sending it: for callers
+        that put several sends (or a send and other writes) in one engine transaction with
+        ``tx.queue_send(queue.name, [message])``."""
+        return self._prepare(self.spec, body, attributes, delay, group_id, dedup_id, priority).message
 
     def send_batch(self, entries: Sequence[Any]) -> list[BatchResult]:
         """Send up to 10 messages. Each entry is a body, or a dict with ``body`` and any of
