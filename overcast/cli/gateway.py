@@ -24,20 +24,23 @@ def routes() -> None:
 @click.argument("target", metavar="FILE[:APP]")
 @json_option
 def routes_ls(target: str, as_json: bool) -> None:
-    """List the app's routes: method, path, integration, authorizer."""
+    """List the app's routes: method, path, integration, where a handler runs, authorizer."""
     app = load_app_file(target)
     rows = []
     for route in app.routes:
         target_name = route.function or route.queue or route.bus or route.workflow or route.upstream or (
             "mock" if route.mock is not None else ", ".join(route.parts or {}))
+        runs = None
+        if route.function is not None:
+            runs = "inline" if route.runs_inline(app.functions[route.function].is_async) else "process"
         rows.append({"method": route.method, "path": route.path, "integration": route.kind,
-                     "target": target_name, "auth": route.auth, "timeout": route.timeout})
+                     "target": target_name, "runs": runs, "auth": route.auth, "timeout": route.timeout})
     if as_json:
         emit_json(rows)
         return
-    table(["method", "path", "integration", "target", "auth", "timeout"],
-          [[r["method"], r["path"], r["integration"], r["target"], r["auth"] or "-", f"{r['timeout']:g}s"]
-           for r in rows], title="routes")
+    table(["method", "path", "integration", "target", "runs", "auth", "timeout"],
+          [[r["method"], r["path"], r["integration"], r["target"], r["runs"] or "-", r["auth"] or "-",
+            f"{r['timeout']:g}s"] for r in rows], title="routes")
 
 
 @click.group()

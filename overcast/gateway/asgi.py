@@ -179,7 +179,7 @@ class Gateway:
             fn = app.functions[route.function]  # type: ignore[index]
             event: Any = req.to_dict() if route.payload == "v2" else req
             timeout = min(fn.timeout, route.timeout)
-            if route.isolation == "inline" or (route.isolation is None and fn.is_async):
+            if route.runs_inline(fn.is_async):
                 result = await self._inline(fn, event, timeout)
             else:
                 result = await app.pool.invoke_async(fn, event, timeout=timeout)

@@ -79,6 +79,10 @@ class Route:
                 return {"upstream": "proxy", "parts": "aggregate"}.get(name, name)
         raise AssertionError("unreachable")
 
+    def runs_inline(self, is_async: bool) -> bool:
+        """Whether this function route's handler runs in the gateway's process (``isolation``)."""
+        return self.isolation == "inline" or (self.isolation is None and is_async)
+
     @property
     def key(self) -> str:
         return f"{self.method} {self.path}"

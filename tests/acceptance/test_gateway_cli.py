@@ -81,3 +81,7 @@ def test_keys_and_routes_commands(tmp_path: Path) -> None:
     assert kinds[("POST", "/payments")] == "queue"
     assert kinds[("ANY", "/legacy/{path+}")] == "proxy"
     assert kinds[("GET", "/dashboard")] == "aggregate"
+    runs = {r["path"]: r["runs"] for r in listing}
+    assert runs["/where/async"] == "inline" and runs["/where/sync"] == "process"
+    assert runs["/where/async-isolated"] == "process" and runs["/where/sync-inline"] == "inline"
+    assert runs["/payments"] is None
