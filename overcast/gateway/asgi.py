@@ -16,6 +16,8 @@ import logging
 import math
 import time
 import traceback
+import types
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -218,13 +220,23 @@ class Gateway:
         on, as nothing can stop a thread); errors become ``FunctionError`` as from a worker."""
         context = Context(
             invocation_id=message_id(), function_name=fn.name, timeout=timeout,
-            deadline=time.monotonic() + timeout, logger=logging.getLogger(f"overcast.function.{fn.name}"),
+            deadline=time.monotonic() + timeout, logger=_function_logger(fn.name),
         )
         args: tuple[Any, ...] = (event, context) if fn.takes_context else (event,)
         limit = self._limits.get(fn.name)
         if limit is None and fn.concurrency is not None:
             limit = self._limits[fn.name] = asyncio.Semaphore(fn.concurrency)
         try:
+            if fn.is_async and limit is None:
+                # run it at once, up to where it first waits: most handlers never wait, and
+                # those are done without a task switch or a timer
+                coro = fn.handler(*args)
+                try:
+                    waiting = coro.send(None)
+                except StopIteration as done:
+                    return done.value
+                async with asyncio.timeout(timeout):
+                    return await _resumed(coro, waiting)
             async with asyncio.timeout(timeout):
                 if limit is not None:
                     await limit.acquire()
@@ -298,6 +310,28 @@ class SendBatcher:
         self.commits += 1
         for (_, _, future), sent in zip(batch, ids, strict=True):
             _settle(future, sent)
+
+
+@types.coroutine
+def _resumed(coro: Any, waiting: Any) -> Generator[Any, Any, Any]:
+    """Await a coroutine that was started by hand and is waiting on ``waiting``: hand that to
+    the task running us (as the coroutine itself would have), pass a cancellation on to the
+    coroutine, then drive it to its end."""
+    while True:
+        try:
+            yield waiting
+        except BaseException as exc:  # a cancellation (a timeout): the coroutine decides
+            try:
+                waiting = coro.throw(exc)
+            except StopIteration as done:
+                return done.value
+            continue
+        return (yield from coro)
+
+
+@functools.cache
+def _function_logger(name: str) -> logging.Logger:
+    return logging.getLogger(f"overcast.function.{name}")
 
 
 def _send_one(queue: str, message: NewMessage, tx: Any) -> str:

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 
 from overcast.errors import ValidationError
 
+_compact_json = json.JSONEncoder(separators=(",", ":")).encode  # made once, not per response
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-www-form-urlencoded",
                "application/javascript")
 
@@ -152,4 +153,4 @@ def to_http(result: Any) -> tuple[int, dict[str, str], bytes]:
         return status, headers, body.encode()
     if "content-type" not in lower:
         headers["content-type"] = "application/json"
-    return status, headers, json.dumps(body, separators=(",", ":")).encode()
+    return status, headers, _compact_json(body).encode()

@@ -209,3 +209,12 @@ async def inline_boom(request: Request) -> None:
 @app.route("GET", "/inline/keyed", auth="key")
 async def inline_keyed(request: Request) -> dict[str, Any]:
     return {"auth": request.auth}
+
+
+@app.route("GET", "/inline/waits")
+async def inline_waits(request: Request) -> dict[str, Any]:
+    await asyncio.sleep(0)  # a bare yield to the loop
+    await asyncio.sleep(0.01)  # a timer
+    done = asyncio.get_running_loop().create_future()
+    asyncio.get_running_loop().call_soon(done.set_result, 7)
+    return {"waited": await done}

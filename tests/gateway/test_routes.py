@@ -162,8 +162,9 @@ def test_inline_timeout_cancels_the_handler_and_errors_are_502(client: httpx.Cli
     assert "slow-1" in web.cancelled
     boom = client.get("/inline/boom")
     assert boom.status_code == 502 and boom.json()["errorType"] == "KeyError"
-    # the gateway goes on serving
+    # the gateway goes on serving, and a handler that waits several times gets its answers
     assert client.get("/where/async").status_code == 200
+    assert client.get("/inline/waits").json() == {"waited": 7}
 
 
 def test_isolation_must_be_process_or_inline() -> None:
