@@ -48,6 +48,7 @@ __all__ = ["StartChild", "run_in_memory"]
 #: starts a nested execution for ``states:startExecution`` (workflow, input, name) → its output
 StartChild = Callable[[str, Any, "str | None"], Any]
 _TICK = 0.05  # seconds between looks at a clock that may be moved by hand
+EXPRESS_LIMIT = 300.0  # an Express execution runs at most five minutes, as in Step Functions
 
 
 def run_in_memory(
@@ -63,7 +64,13 @@ def run_in_memory(
     account: str = "000000000000",
     concurrency: int = 8,
 ) -> tuple[ExecutionDescription, list[dict[str, Any]]]:
-    """Run one execution to its end in this process; return its description and history."""
+    """Run one execution to its end in this process; return its description and history.
+
+    It ends ``TIMED_OUT`` (``States.Timeout``) after five minutes, or after the definition's
+    ``TimeoutSeconds`` if that is shorter."""
+    limit = definition.get("TimeoutSeconds")
+    if not isinstance(limit, int | float) or limit > EXPRESS_LIMIT:
+        definition = {**definition, "TimeoutSeconds": EXPRESS_LIMIT}
     run = _Run(app, clock or SystemClock(), start_child, concurrency)
     key = ExecutionKey(workflow, name)
     arn = execution_arn(key, region, account)

@@ -6,6 +6,7 @@ service integrations (see test_workflows_tasks.py for functions)."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -569,6 +570,20 @@ def test_express_executions(app: App) -> None:
     assert drain(app, "out") == [{"n": 1}]
     app.process_workflows()
     assert drain(app, "out") == [{"n": 2}]
+
+
+def test_an_express_execution_times_out_after_five_minutes(app: App, clock: ManualClock) -> None:
+    app.workflow("long", {"StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": 400, "Next": "P"}, "P": {"Type": "Pass", "End": True}}},
+        type="EXPRESS")
+    app.workflow("short", {"TimeoutSeconds": 60, "StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": 100, "End": True}}}, type="EXPRESS")
+    for name, advance in (("long", 301.0), ("short", 61.0)):
+        mover = threading.Timer(0.2, clock.advance, (advance,))
+        mover.start()
+        result = app.start_sync_execution(name, {})
+        mover.join()
+        assert result.status == "TIMED_OUT" and result.error == "States.Timeout"
 
 
 # -- the runtime ------------------------------------------------------------------------------------
