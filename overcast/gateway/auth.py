@@ -56,9 +56,11 @@ class APIKeyAuth(Authorizer):
 
     def __init__(self, *, header: str = "x-api-key", plans: tuple[str, ...] | list[str] = (),
                  lease_seconds: float = 1.0) -> None:
+        if isinstance(lease_seconds, bool) or not isinstance(lease_seconds, int | float) or not 0 <= lease_seconds <= 60:
+            raise ConfigError(f"APIKeyAuth: lease_seconds must be between 0 and 60, not {lease_seconds!r}")
         self.header = header.lower()
         self.plans = tuple(plans)
-        self.lease_seconds = lease_seconds
+        self.lease_seconds = float(lease_seconds)
         self._leases: dict[str, _Lease] = {}
         self._lock = threading.Lock()
 

@@ -66,6 +66,8 @@ class Route:
         if self.isolation not in (None, "process", "inline"):
             raise ConfigError(f"route {self.method} {self.path}: isolation must be 'process' or 'inline', "
                               f"not {self.isolation!r}")
+        if self.isolation is not None and self.function is None:
+            raise ConfigError(f"route {self.method} {self.path}: isolation applies to function routes only")
         if not isinstance(self.timeout, int | float) or not 0 < self.timeout <= 900:
             raise ConfigError(f"route {self.method} {self.path}: timeout must be between 0 and 900 seconds")
         self.segments = _parse(self.path)

@@ -97,7 +97,7 @@ class GatewayAPI:
             self._add_route(Route("GET", "/executions/{workflow}/{name}", status=True))
         if to_queue is not None or to_bus is not None or to_workflow is not None or mock is not None:
             return self._add_route(Route(method, path, queue=to_queue, bus=to_bus, workflow=to_workflow,
-                                         mock=mock, **common))  # type: ignore[arg-type]
+                                         mock=mock, isolation=isolation, **common))  # type: ignore[arg-type]
 
         def register(handler: Callable[..., Any]) -> Callable[..., Any]:
             fn_name = name or handler.__name__

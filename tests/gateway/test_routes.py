@@ -175,3 +175,9 @@ def test_isolation_must_be_process_or_inline() -> None:
         def handler(request: object) -> None: ...
 
         App("bad").route("GET", "/x", isolation="thread")(handler)
+    with pytest.raises(ConfigError, match="isolation applies to function routes only"):
+        App("bad").route("POST", "/x", to_queue="q", isolation="inline")
+    from overcast.gateway import APIKeyAuth
+
+    with pytest.raises(ConfigError, match="lease_seconds must be between 0 and 60"):
+        APIKeyAuth(lease_seconds=-1)
