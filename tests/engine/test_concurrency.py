@@ -195,3 +195,16 @@ def test_sends_to_one_queue_do_not_wake_the_waiters_of_another(engines: list[Eng
         sender.join()
     assert elapsed >= 0.45  # slept through every commit to "busy"
     assert woken < 1.0  # while a waiter on "busy" wakes at once
+
+
+def test_a_watch_taken_inside_a_transaction_is_refused_not_a_deadlock(engine: Engine) -> None:
+    from overcast.engine.sqlite.engine import SQLiteEngine
+    from overcast.errors import EngineError
+
+    engine.atomic(lambda tx: tx.queue_create(QueueSpec("q")))
+    if isinstance(engine, SQLiteEngine):  # its watch reads the writer, which the transaction holds
+        with pytest.raises(EngineError, match="take the watch before"):
+            engine.atomic(lambda tx: engine.watch("q"))
+    else:
+        engine.atomic(lambda tx: engine.watch("q"))
+    engine.watch("q").wait(0.01)  # and the engine is not stuck

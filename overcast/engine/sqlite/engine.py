@@ -337,6 +337,8 @@ class SQLiteEngine:
         self._wake_all()
 
     def watch(self, queue: str) -> _Watch:
+        if getattr(self._local, "in_atomic", False):  # it reads the writer: that would deadlock
+            raise EngineError("engine.watch() called inside atomic(); take the watch before")
         return _Watch(self, queue)
 
     def close(self) -> None:
