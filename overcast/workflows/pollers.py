@@ -21,7 +21,7 @@ from .resources import TaskNotRun
 if TYPE_CHECKING:
     from .service import WorkflowService
 
-__all__ = ["AdvancePoller", "ExpressPoller", "TaskPoller", "roles"]
+__all__ = ["AdvancePoller", "ExpressPoller", "HistoryTrimmer", "TaskPoller", "roles"]
 
 log = logging.getLogger("overcast.workflows")
 
@@ -100,10 +100,24 @@ class ExpressPoller(_Role):
         return self.service.process_express()
 
 
-def roles(service: WorkflowService) -> Callable[[object], list[_Role]]:
+class HistoryTrimmer(Poller):
+    """Every ``interval`` seconds, deletes the history of executions gone for good."""
+
+    def __init__(self, service: WorkflowService, interval: float = 600.0) -> None:
+        super().__init__(service.app, 1, "wf-history")
+        self.service = service
+        self.interval = interval
+
+    def poll_once(self) -> None:
+        if self.stopping.wait(self.interval):
+            return
+        self.processed += self.service.trim_history()
+
+
+def roles(service: WorkflowService) -> Callable[[object], list[Poller]]:
     """The factory ``app.runtime_roles`` holds: the pollers for one app's workflows."""
 
-    def make(_app: object) -> list[_Role]:
-        return [AdvancePoller(service), TaskPoller(service), ExpressPoller(service)]
+    def make(_app: object) -> list[Poller]:
+        return [AdvancePoller(service), TaskPoller(service), ExpressPoller(service), HistoryTrimmer(service)]
 
     return make

@@ -35,6 +35,7 @@ __all__ = [
     "DEFINITIONS",
     "EXECUTIONS",
     "HISTORY",
+    "HISTORY_HORIZON",
     "RETENTION",
     "ExecutionDescription",
     "ExecutionRecord",
@@ -50,6 +51,7 @@ __all__ = [
     "put_definition",
     "read_history",
     "save",
+    "trim_history",
 ]
 
 EXECUTIONS = "overcast:workflows:executions"
@@ -58,6 +60,9 @@ DEFINITIONS = "overcast:workflows:definitions"
 DECLARED = "overcast:workflows:declared"
 HISTORY = "overcast:workflows:history"
 RETENTION = 90 * 86_400.0  # seconds a finished execution stays describable, as Step Functions
+# history records older than this belong to executions gone for good: a Standard execution runs
+# at most a year in Step Functions, and stays describable for RETENTION after it ends
+HISTORY_HORIZON = 365 * 86_400.0 + RETENTION
 
 _dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
@@ -318,6 +323,11 @@ def read_history(tx: Tx, key: ExecutionKey) -> list[dict[str, Any]]:
         if len(records) < 500:
             return events
         after = records[-1].seq
+
+
+def trim_history(tx: Tx, limit: int = 1000) -> int:
+    """Delete up to ``limit`` history records appended more than ``HISTORY_HORIZON`` ago."""
+    return tx.log_trim(HISTORY, tx.now() - HISTORY_HORIZON, limit)
 
 
 # -- definitions -------------------------------------------------------------------------------

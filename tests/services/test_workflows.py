@@ -586,6 +586,30 @@ def test_an_express_execution_times_out_after_five_minutes(app: App, clock: Manu
         assert result.status == "TIMED_OUT" and result.error == "States.Timeout"
 
 
+def test_history_of_executions_gone_for_good_is_trimmed(app: App, clock: ManualClock) -> None:
+    from overcast.services.workflows_api import _service
+    from overcast.workflows import store
+    from overcast.workflows.tokens import ExecutionKey
+
+    app.workflow("brief", {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    old = app.start_execution("brief", {"n": 1}, execution_name="old")
+    app.process_workflows()
+    clock.advance(store.HISTORY_HORIZON - 10)
+    app.start_execution("brief", {"n": 2}, execution_name="recent")
+    app.process_workflows()
+
+    def history(name: str) -> list[dict[str, Any]]:
+        return app.engine.read(lambda tx: store.read_history(tx, ExecutionKey("brief", name)))
+
+    assert history("old") and history("recent")
+    assert _service(app).trim_history() == 0  # nothing is old enough yet
+    clock.advance(20)
+    assert _service(app).trim_history() > 0
+    assert history("old") == [] and history("recent")
+    with pytest.raises(NotFound):  # its record went 90 days after it ended, as in Step Functions
+        app.describe_execution(old)
+
+
 # -- the runtime ------------------------------------------------------------------------------------
 
 
