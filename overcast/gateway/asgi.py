@@ -10,6 +10,7 @@ response carries the ``x-request-id`` the function also sees.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
@@ -91,7 +92,10 @@ class Gateway:
         except Exception:  # a bug of ours: answer 500, never a dropped connection
             log.exception("gateway error on %s %s", method, path)
             response = error(500, "internal error")
-        response.headers["x-request-id"] = request_id
+        if isinstance(response, RawResponse):
+            response.set("x-request-id", request_id)
+        else:
+            response.headers["x-request-id"] = request_id
         await response(scope, receive, send)
         access_log.info(
             "%s %s %d %.1fms %s", method, path, response.status_code,
@@ -142,7 +146,7 @@ class Gateway:
             body = await _read_body(request, headers, route.max_body)
         except _TooLarge:
             return error(413, f"the request body is over this route's limit of {route.max_body} bytes")
-        query_string = request.scope["query_string"].decode("latin-1")
+        query_string = request.scope["query_string"].decode("utf-8", "replace")
         if route.query_schema is not None:
             query = dict(parse_qsl(query_string, keep_blank_values=True))
             problem = _validate(route.query_schema, query, "query")
@@ -185,7 +189,12 @@ class Gateway:
                 result = await self._inline(fn, event, timeout)
             else:
                 result = await app.pool.invoke_async(fn, event, timeout=timeout)
-            return RawResponse(*to_http(result))
+            status, headers, body = to_http(result)
+            try:
+                return RawResponse(status, headers, body)
+            except UnicodeEncodeError:
+                bad = next(k for k, v in headers.items() if not (k + v).isascii() and not _latin1(k + v))
+                return error(502, f"the function answered a header that is not latin-1 text: {bad!r}")
         if kind == "mock":
             status, headers, body = to_http(_mock_response(route.mock or {}))
             return Response(body, status_code=status, headers=headers)
@@ -226,6 +235,7 @@ class Gateway:
         limit = self._limits.get(fn.name)
         if limit is None and fn.concurrency is not None:
             limit = self._limits[fn.name] = asyncio.Semaphore(fn.concurrency)
+        deadline = asyncio.timeout(timeout)
         try:
             if fn.is_async and limit is None:
                 # run it at once, up to where it first waits: most handlers never wait, and
@@ -235,19 +245,33 @@ class Gateway:
                     waiting = coro.send(None)
                 except StopIteration as done:
                     return done.value
-                async with asyncio.timeout(timeout):
+                async with deadline:
                     return await _resumed(coro, waiting)
-            async with asyncio.timeout(timeout):
-                if limit is not None:
+            if fn.is_async:
+                assert limit is not None  # (the branch above took the async handlers without one)
+                async with deadline, limit:
+                    return await fn.handler(*args)
+            loop = asyncio.get_running_loop()
+            if limit is not None:
+                async with deadline:
                     await limit.acquire()
+
+            def run() -> Any:
                 try:
-                    if fn.is_async:
-                        return await fn.handler(*args)
-                    return await to_thread.run_sync(functools.partial(fn.handler, *args), abandon_on_cancel=True)
-                finally:
+                    return fn.handler(*args)
+                finally:  # the slot is free when the thread is done, not when we stop waiting
                     if limit is not None:
-                        limit.release()
-        except TimeoutError:
+                        with contextlib.suppress(RuntimeError):  # the loop has ended meanwhile
+                            loop.call_soon_threadsafe(limit.release)
+
+            deadline = asyncio.timeout(max(0.0, context.deadline - time.monotonic()))
+            async with deadline:
+                return await to_thread.run_sync(run, abandon_on_cancel=True)
+        except TimeoutError as exc:
+            if not deadline.expired():  # the handler's own TimeoutError: its failure
+                tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+                raise FunctionError(function=fn.name, error_type="TimeoutError", error_message=str(exc),
+                                    traceback=tb) from None
             raise FunctionTimeout(f"function {fn.name!r} timed out after {timeout:g}s", function=fn.name,
                                   error_type="TimeoutError", error_message=f"timed out after {timeout:g}s") from None
         except (Exception, SystemExit) as exc:  # a handler's failure, reported as a worker would
@@ -329,6 +353,14 @@ def _resumed(coro: Any, waiting: Any) -> Generator[Any, Any, Any]:
         return (yield from coro)
 
 
+def _latin1(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 @functools.cache
 def _function_logger(name: str) -> logging.Logger:
     return logging.getLogger(f"overcast.function.{name}")
@@ -350,21 +382,26 @@ def _settle(future: asyncio.Future[str], result: str = "", *, error: BaseExcepti
 
 class RawResponse:
     """A response sent as two ASGI messages, without a Starlette ``Response``'s header
-    machinery (a function route's answer: its headers are already plain strings)."""
+    machinery (a function route's answer). Headers are encoded when it is made, so a header a
+    handler got wrong (not latin-1) fails inside the gateway's error handling."""
 
-    __slots__ = ("body", "headers", "status_code")
+    __slots__ = ("body", "raw", "status_code")
 
     def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
         self.status_code = status
-        self.headers = headers
         self.body = body
+        self.raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        if not (status < 200 or status in (204, 304)) and b"content-length" not in {k for k, _ in self.raw}:
+            self.raw.append((b"content-length", str(len(body)).encode()))
+
+    def set(self, name: str, value: str) -> None:
+        """Set a header, replacing any of that name (whatever its case was)."""
+        key = name.lower().encode("latin-1")
+        self.raw = [(k, v) for k, v in self.raw if k != key]
+        self.raw.append((key, value.encode("latin-1")))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()]
-        status = self.status_code
-        if not (status < 200 or status in (204, 304)) and b"content-length" not in {k for k, _ in raw}:
-            raw.append((b"content-length", str(len(self.body)).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw})
         await send({"type": "http.response.body", "body": self.body})
 
 
@@ -387,8 +424,9 @@ def _message_from(req: Request, forward_headers: tuple[str, ...]) -> tuple[Any, 
 
 async def _read_body(request: HTTPRequest, headers: dict[str, str], limit: int) -> bytes:
     declared = headers.get("content-length")
-    if declared is None and "transfer-encoding" not in headers:
-        return b""  # HTTP/1.1: a request with neither has no body
+    if declared == "0" or (declared is None and "transfer-encoding" not in headers
+                           and request.scope.get("http_version", "1.1") in ("1.0", "1.1")):
+        return b""  # HTTP/1.x: a request with neither header has no body (HTTP/2 may stream one)
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _TooLarge
     chunks: list[bytes] = []

@@ -10,6 +10,7 @@ fails verification is ever let through: every error path denies.
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 import time
 from collections.abc import Mapping
@@ -63,6 +64,7 @@ class APIKeyAuth(Authorizer):
         self.lease_seconds = float(lease_seconds)
         self._leases: dict[str, _Lease] = {}
         self._lock = threading.Lock()
+        self._holder = secrets.token_hex(8)  # names this gateway's leases in the engine's buckets
 
     def authorize(self, app: App, headers: Mapping[str, str], scopes: tuple[str, ...]) -> dict[str, Any]:
         verdict = self.admit(app, headers.get(self.header))
@@ -76,7 +78,7 @@ class APIKeyAuth(Authorizer):
             return KeyStore(app.engine).check(value)
         engine = app.engine
         with self._lock:
-            now = time.monotonic()
+            now = engine.clock.now()
             lease = self._leases.get(value)
             if lease is not None and lease.engine is engine:
                 if lease.left > 0 and now < lease.until and lease.changes == changes():
@@ -86,14 +88,15 @@ class APIKeyAuth(Authorizer):
             else:
                 returned, period = 0, None
             self._leases.pop(value, None)
-            verdict, granted, period = KeyStore(engine).take(
-                value, plans=self.plans, most=_UNLIMITED, returned=returned, returned_period=period)
-            if verdict.allowed:
+            grant = KeyStore(engine).take(
+                value, plans=self.plans, most=_UNLIMITED, holder=self._holder, returned=returned,
+                returned_period=period, lease_seconds=self.lease_seconds)
+            if grant.verdict.allowed:
                 if len(self._leases) >= _MAX_LEASES:  # many keys: forget the oldest lease
                     self._leases.pop(next(iter(self._leases)))
-                self._leases[value] = _Lease(engine, verdict, granted - 1, now + self.lease_seconds,
-                                             period, changes())
-            return verdict
+                self._leases[value] = _Lease(engine, grant.verdict, grant.granted - 1, grant.until,
+                                             grant.period, changes())
+            return grant.verdict
 
 
 _UNLIMITED = 1 << 30  # what a lease asks for: the plan decides how much it gets
@@ -106,7 +109,7 @@ class _Lease:
     __slots__ = ("changes", "engine", "left", "period", "until", "verdict")
 
     def __init__(self, engine: Any, verdict: Verdict, left: int, until: float, period: str | None,
-                 changes: int) -> None:
+                 changes: int) -> None:  # until: engine time
         self.engine = engine
         self.verdict = verdict
         self.left = left

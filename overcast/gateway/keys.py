@@ -172,43 +172,60 @@ class KeyStore:
     def check(self, value: str | None, *, plans: tuple[str, ...] = ()) -> Verdict:
         """Check a presented key: known, not revoked, in one of ``plans`` (if given), within its
         rate, burst and quota. Spends one token and one quota unit when allowed."""
-        return self.take(value, plans=plans)[0]
+        return self.take(value, plans=plans).verdict
 
     def take(
-        self, value: str | None, *, plans: tuple[str, ...] = (), most: int = 1,
-        returned: int = 0, returned_period: str | None = None,
-    ) -> tuple[Verdict, int, str | None]:
-        """``check`` for up to ``most`` requests at once (a lease): returns the verdict, how
-        many requests it admits (at least 1 when allowed), and the quota period they count in.
-        ``returned`` requests of an earlier lease went unspent: their tokens go back to the
-        bucket, and their quota units too if ``returned_period`` is still the current one."""
+        self, value: str | None, *, plans: tuple[str, ...] = (), most: int = 1, holder: str | None = None,
+        returned: int = 0, returned_period: str | None = None, lease_seconds: float = 0.0,
+    ) -> Grant:
+        """``check`` for up to ``most`` requests at once: a lease for ``holder`` (a gateway),
+        usable until the grant's ``until`` (engine time: at most ``lease_seconds`` on, and never
+        past the end of the quota period it counts in). ``returned`` requests of the holder's
+        previous lease went unspent: their tokens go back to the bucket, and their quota units
+        too if ``returned_period`` is still the current one.
+
+        The bucket records what each holder's live lease still holds and refills only up to the
+        burst minus that: tokens in the bucket plus tokens in leases never exceed the burst, so
+        gateways together never admit more than the burst at once, nor more than the rate over
+        time."""
         if not value:
-            return Verdict(False, 401, "missing API key (send it in the x-api-key header)"), 0, None
+            return Grant(Verdict(False, 401, "missing API key (send it in the x-api-key header)"))
         digest = _hash(value)
 
-        def apply(tx: Any) -> tuple[Verdict, int, str | None]:
+        def apply(tx: Any) -> Grant:
             key = tx.kv_get(KEYS, digest, "")
             if key is None or key.value["revoked"]:
-                return Verdict(False, 403, "invalid API key"), 0, None
+                return Grant(Verdict(False, 403, "invalid API key"))
             plan_name = key.value["plan"]
             if plans and plan_name not in plans:
-                return Verdict(False, 403, "this API key's usage plan does not cover this route"), 0, None
+                return Grant(Verdict(False, 403, "this API key's usage plan does not cover this route"))
             verdict = Verdict(True, key_name=key.value["name"], plan=plan_name or "")
+            now = tx.now()
+            until = now + lease_seconds
             plan_item = None if plan_name is None else tx.kv_get(PLANS, plan_name, "")
             if plan_item is None:
-                return verdict, most, None
+                return Grant(verdict, most, None, until)
             plan = plan_item.value
-            now = tx.now()
             granted = most
-            tokens = burst = 0.0
+            tokens = 0.0
+            leases: dict[str, list[float]] = {}
             if plan["rate"] is not None:
-                burst = plan["burst"] or max(1, math.ceil(plan["rate"]))
+                rate = plan["rate"]
+                burst = plan["burst"] or max(1, math.ceil(rate))
                 bucket = tx.kv_get(BUCKETS, digest, "")
-                tokens, updated = (burst, now) if bucket is None else (bucket.value["tokens"], bucket.value["at"])
-                tokens = min(burst, tokens + (now - updated) * plan["rate"] + returned)
+                if bucket is None:
+                    tokens, updated = burst, now
+                else:
+                    tokens, updated = bucket.value["tokens"], bucket.value["at"]
+                    leases = {h: held for h, held in bucket.value.get("leases", {}).items() if held[1] > now}
+                # refill under the cap that held until now (the holder's lease still counted),
+                # then take the holder's lease back: what it did not spend returns
+                tokens = min(burst - sum(left for left, _ in leases.values()), tokens + (now - updated) * rate)
+                leases.pop(holder or "", None)
+                tokens = min(burst - sum(left for left, _ in leases.values()), tokens + returned)
                 if tokens < 1:
-                    return Verdict(False, 429, "too many requests", retry_after=(1 - tokens) / plan["rate"]), 0, None
-                granted = min(granted, int(tokens), max(1, int(min(plan["rate"], burst) * LEASE_SHARE)))
+                    return Grant(Verdict(False, 429, "too many requests", retry_after=(1 - tokens) / rate))
+                granted = min(granted, int(tokens), max(1, int(min(rate, burst) * LEASE_SHARE)))
             period = None
             if plan["quota"] is not None:
                 period, ends = _period_id(plan["period"], now)
@@ -218,14 +235,29 @@ class KeyStore:
                     count = max(0, count - returned)
                 left = plan["quota"] - count
                 if left <= 0:
-                    return Verdict(False, 429, f"quota of {plan['quota']} requests per {plan['period']} used up",
-                                   retry_after=max(1.0, ends - now)), 0, None
+                    return Grant(Verdict(False, 429, f"quota of {plan['quota']} requests per {plan['period']} used up",
+                                         retry_after=max(1.0, ends - now)))
                 # near the end of a quota, lease little: an unspent lease holds quota back
                 granted = min(granted, max(1, left // 10))
+                until = min(until, ends)  # units counted in this period are spent in it
                 tx.kv_put(QUOTAS, digest, period, count + granted, expires_at=ends + 86_400)
             if plan["rate"] is not None:
-                tx.kv_put(BUCKETS, digest, "", {"tokens": tokens - granted, "at": now}, expires_at=now + 3600)
-            return verdict, granted, period
+                if holder is not None and granted > 1:
+                    leases[holder] = [granted - 1, until]  # the first is this request's
+                tx.kv_put(BUCKETS, digest, "", {"tokens": tokens - granted, "at": now, "leases": leases},
+                          expires_at=now + 3600)
+            return Grant(verdict, granted, period, until)
 
-        result: tuple[Verdict, int, str | None] = self.engine.atomic(apply)
+        result: Grant = self.engine.atomic(apply)
         return result
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What ``KeyStore.take`` admits: ``granted`` requests (0 when refused), counted in quota
+    ``period``, the unspent ones usable until ``until`` (engine time)."""
+
+    verdict: Verdict
+    granted: int = 0
+    period: str | None = None
+    until: float = 0.0

@@ -38,7 +38,6 @@ INTERNAL_PREFIX = "overcast:"  # queues Overcast keeps for itself; ':' is not al
 _ENTRY_FIELDS = frozenset({"id", "body", "attributes", "delay", "group_id", "dedup_id", "priority"})
 _SPEC_TTL = 1.0  # seconds a Queue handle trusts the settings it read
 _JSON = "$json"  # reserved key in stored attributes: the body is JSON text
-_JSON_ONLY: dict[str, Any] = {_JSON: True}  # shared by every message without attributes (never mutated)
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 # what SQS refuses in a body or attribute: characters outside #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD
@@ -372,7 +371,7 @@ class Queue:
                 f"queue {self.name!r}: the message is {size} bytes, over the queue's maximum of "
                 f"{spec.max_message_size} bytes; store the payload elsewhere and send a reference"
             )
-        if type(priority) is not int:
+        if isinstance(priority, bool) or not isinstance(priority, int):
             raise ValidationError(f"queue {self.name!r}: priority must be an integer, not {priority!r}")
         if spec.fifo:
             if group_id is None:
@@ -403,7 +402,7 @@ class Queue:
         if attrs:
             stored: dict[str, Any] = {"attrs": attrs, _JSON: True} if is_json else {"attrs": attrs}
         else:
-            stored = _JSON_ONLY if is_json else {}
+            stored = {_JSON: True} if is_json else {}
         message = NewMessage(
             id=message_id(),
             body=text,

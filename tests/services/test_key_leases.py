@@ -3,7 +3,6 @@ plan's burst, rate and quota, and what a lease did not spend goes back."""
 
 from __future__ import annotations
 
-import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -51,7 +50,7 @@ def test_a_quota_is_exact_across_gateways(engine: Engine) -> None:
     assert codes.count(200) == 25 and codes.count(429) == 15
 
 
-def test_a_revocation_from_elsewhere_applies_within_the_lease(engine: Engine) -> None:
+def test_a_revocation_from_elsewhere_applies_within_the_lease(engine: Engine, clock: ManualClock) -> None:
     app = SimpleNamespace(engine=engine)
     value = KeyStore(engine).create("revoked-elsewhere", rate=10_000, burst=10_000)
     auth = APIKeyAuth(lease_seconds=0.3)
@@ -63,10 +62,37 @@ def test_a_revocation_from_elsewhere_applies_within_the_lease(engine: Engine) ->
 
     engine.atomic(revoke)
     assert auth.admit(app, value).allowed  # type: ignore[arg-type]  # still within its lease
-    time.sleep(0.35)
+    clock.advance(0.35)
     assert auth.admit(app, value).status == 403  # type: ignore[arg-type]
     # a revocation in this process applies at once
     other = KeyStore(engine).create("revoked-here", rate=10_000, burst=10_000)
     assert auth.admit(app, other).allowed  # type: ignore[arg-type]
     KeyStore(engine).revoke("revoked-here")
     assert auth.admit(app, other).status == 403  # type: ignore[arg-type]
+
+
+def test_a_lease_held_while_the_bucket_refills_never_adds_to_the_burst(engine: Engine, clock: ManualClock) -> None:
+    app = SimpleNamespace(engine=engine)
+    value = KeyStore(engine).create("refilled", rate=1000, burst=100)
+    first, second = APIKeyAuth(lease_seconds=60), APIKeyAuth(lease_seconds=60)
+    assert first.admit(app, value).allowed  # type: ignore[arg-type]  # takes a lease of 10, spends 1
+    clock.advance(0.5)  # long enough to refill the bucket many times over
+    codes = [second.admit(app, value).status for _ in range(200)]  # type: ignore[arg-type]
+    codes += [first.admit(app, value).status for _ in range(20)]  # type: ignore[arg-type]
+    assert codes.count(200) == 100  # the burst, not the burst plus what the lease held
+    alone = KeyStore(engine).create("alone", rate=1000, burst=100)
+    only = APIKeyAuth(lease_seconds=60)
+    assert only.admit(app, alone).allowed  # type: ignore[arg-type]
+    clock.advance(0.5)
+    assert [only.admit(app, alone).status for _ in range(300)].count(200) == 100  # type: ignore[arg-type]
+
+
+def test_a_lease_ends_with_its_quota_period(engine: Engine, clock: ManualClock) -> None:
+    app = SimpleNamespace(engine=engine)
+    value = KeyStore(engine).create("daily", quota=100, period="day")
+    auth = APIKeyAuth()  # leases of up to a tenth of what is left, for up to a second
+    day = 86_400.0
+    clock.advance(day - clock.now() % day - 0.5)  # half a second before midnight (UTC)
+    assert auth.admit(app, value).allowed  # type: ignore[arg-type]  # a lease of 10, counted today
+    clock.advance(0.6)  # tomorrow, within the lease's second
+    assert [auth.admit(app, value).status for _ in range(200)].count(200) == 100  # type: ignore[arg-type]

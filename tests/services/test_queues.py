@@ -188,6 +188,41 @@ def test_long_poll_sees_a_send_from_another_process(engine_url: str) -> None:
     assert time.monotonic() - start < 10
 
 
+def test_a_fifo_long_poll_wakes_when_the_group_in_flight_is_deleted(app: App) -> None:
+    q = app.queue("jobs.fifo")
+    q.send("a", group_id="g", dedup_id="1")
+    q.send("b", group_id="g", dedup_id="2")
+    [first] = q.receive(1)
+    threading.Timer(0.2, lambda: q.delete(first)).start()
+    start = time.monotonic()
+    assert [m.body for m in q.receive(1, wait=10)] == ["b"]  # b waited for a's group
+    assert time.monotonic() - start < 2.0
+    # and the same for a batch delete
+    app.queue("more.fifo").send_batch([{"body": "c", "group_id": "h", "dedup_id": "3"},
+                                       {"body": "d", "group_id": "h", "dedup_id": "4"}])
+    more = app.get_queue("more.fifo")
+    [c] = more.receive(1)
+    threading.Timer(0.2, lambda: more.delete_batch([c])).start()
+    start = time.monotonic()
+    assert [m.body for m in more.receive(1, wait=10)] == ["d"]
+    assert time.monotonic() - start < 2.0
+
+
+def test_prepare_gives_each_message_its_own_attributes_and_takes_int_like_priorities(app: App) -> None:
+    import enum
+
+    class Level(enum.IntEnum):
+        HIGH = 5
+
+    q = app.queue("q")
+    first = q.prepare({"n": 1})
+    first.attributes["leak"] = True  # a caller's change stays in its own message
+    assert q.prepare({"n": 2}).attributes == {"$json": True}
+    q.send("urgent", priority=Level.HIGH)
+    q.send("routine")
+    assert [m.body for m in q.receive(2)] == ["urgent", "routine"]
+
+
 def test_priority_higher_first_fifo_within(app: App) -> None:
     q = app.queue("q")
     for body, priority in [("low1", 0), ("high1", 9), ("low2", 0), ("high2", 9), ("mid", 5)]:

@@ -206,6 +206,8 @@ class QueueOps(TxBase):
 
     def queue_delete_message(self, queue: str, receipt: str) -> None:
         seq = parse_receipt(receipt)
+        if queue.endswith(".fifo"):
+            self.touched.add(queue)  # the message's group may be free now: wake its waiters
         if self._blind("message_delete", seq=seq, queue=queue, receipt=receipt) != 0:
             return  # deleted (or held back: then a count of 0 runs the transaction again)
         if self._one("message_exists", seq=seq, queue=queue) is not None:
@@ -217,6 +219,8 @@ class QueueOps(TxBase):
         batch = ReceiptBatch(receipts)
         if not batch.seqs:
             return batch.results
+        if queue.endswith(".fifo"):
+            self.touched.add(queue)  # the messages' groups may be free now: wake their waiters
         # held back like a single delete: all deleted is what the caller assumes
         done = self._blind(
             "messages_delete", queue=queue, seqs=batch.seqs, receipts=batch.valid, expected=batch.expected

@@ -184,6 +184,8 @@ class QueueOps(TxBase):
 
     def queue_delete_message(self, queue: str, receipt: str) -> None:
         seq = parse_receipt(receipt)
+        if queue.endswith(".fifo"):
+            self.touched.add(queue)  # the message's group may be free now: wake its waiters
         if self._exec("message_delete", seq=seq, queue=queue, receipt=receipt).rowcount:
             return
         row = self._one("message_exists", seq=seq, queue=queue)
@@ -196,6 +198,8 @@ class QueueOps(TxBase):
         batch = ReceiptBatch(receipts)
         if not batch.seqs:
             return batch.results
+        if queue.endswith(".fifo"):
+            self.touched.add(queue)  # the messages' groups may be free now: wake their waiters
         seqs = json.dumps(batch.seqs)
         deleted = self._exec("messages_delete", queue=queue, seqs=seqs, receipts=json.dumps(batch.valid)).rowcount
         if deleted == batch.expected:
