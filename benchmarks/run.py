@@ -95,6 +95,51 @@ def engine_cycles(folder: str, batch: int, seconds: float) -> float:
         engine.close()
 
 
+def sql_floor_cycles(folder: str, batch: int, seconds: float) -> float:
+    """The engine's own SQL statements (insert, un-hide + take, delete) on its own schema, run
+    from a bare loop with prebuilt parameters and the raw row's WAL settings: what any Python
+    layer over this storage is bounded by."""
+    import json
+
+    from overcast.engine import open_engine
+    from overcast.engine.base import QueueSpec
+    from overcast.engine.sqlite._base import QUERIES
+
+    path = f"{folder}/floor-{batch}.db"
+    engine = open_engine(f"sqlite:///{path}")
+    engine.atomic(lambda tx: tx.queue_create(QueueSpec(name="bench")))
+    engine.close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    rows = [{"queue": "bench", "id": f"00000000-0000-4000-8000-{i:012d}", "body": '{"n": 1}',
+             "attributes": '{"$json": true}', "priority": 0, "group_id": None, "dedup_id": None,
+             "now": 0.0, "delay": 0.0, "expires_at": 1e12} for i in range(batch)]
+
+    def cycle() -> int:
+        now = time.time()
+        for row in rows:
+            row["now"] = now
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(QUERIES["message_insert"], rows)
+        conn.execute("COMMIT")
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(QUERIES["unhide"], {"queue": "bench", "now": now})
+        got = conn.execute(QUERIES["receive_take"], {"queue": "bench", "now": now, "visibility_timeout": 30.0,
+                                                     "token": "t", "limit": batch}).fetchall()
+        conn.execute("COMMIT")
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(QUERIES["messages_delete"], {"queue": "bench", "seqs": json.dumps([g[0] for g in got]),
+                                                  "receipts": json.dumps([g[11] for g in got])})
+        conn.execute("COMMIT")
+        return len(got)
+
+    try:
+        return rate(cycle, seconds)
+    finally:
+        conn.close()
+
+
 def raw_sqlite_cycles(folder: str, durability: str, batch: int, seconds: float) -> float:
     conn = sqlite3.connect(f"{folder}/raw-{durability}-{batch}.db", isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -225,6 +270,10 @@ def queue_table(s: float, folder: str) -> None:
                                 raw_sqlite_cycles(folder, durability, 10, s))
         table.add_row(f"raw SQLite, synchronous={durability.upper()}", f"{raws[durability][0]:,.0f}", "1.00",
                       f"{raws[durability][1]:,.0f}", "1.00")
+    with console.status("Overcast's SQL alone"):
+        sql = (sql_floor_cycles(folder, 1, s), sql_floor_cycles(folder, 10, s))
+    table.add_row("Overcast's SQL alone, no Python layer (normal)", f"{sql[0]:,.0f}",
+                  f"{sql[0] / raws['normal'][0]:.2f}", f"{sql[1]:,.0f}", f"{sql[1] / raws['normal'][1]:.2f}")
     with console.status("Overcast engine primitive"):
         floor = (engine_cycles(folder, 1, s), engine_cycles(folder, 10, s))
     table.add_row("Overcast engine primitive alone (normal)", f"{floor[0]:,.0f}",
