@@ -62,17 +62,19 @@ class ReceiptBatch:
     receipt both appear (a receipt names its own seq, so that matches pairwise), and if fewer
     went than ``expected``, calls ``stale`` with the seqs still there."""
 
-    __slots__ = ("receipts", "results", "seqs", "valid")
+    __slots__ = ("_indexes", "receipts", "results", "seqs", "valid")
 
     def __init__(self, receipts: Sequence[str]) -> None:
         self.receipts = receipts
         self.results: list[InvalidReceipt | None] = [None] * len(receipts)
         self.seqs: list[int] = []
         self.valid: list[str] = []
+        self._indexes: list[int] = []  # where each of seqs/valid stands in receipts
         for index, receipt in enumerate(receipts):
             try:
                 self.seqs.append(parse_receipt(receipt))
                 self.valid.append(receipt)
+                self._indexes.append(index)
             except InvalidReceipt as exc:
                 self.results[index] = exc
 
@@ -82,8 +84,8 @@ class ReceiptBatch:
 
     def stale(self, remaining: set[int]) -> list[InvalidReceipt | None]:
         """The results, with every receipt whose message is still there marked stale."""
-        for index, receipt in enumerate(self.receipts):
-            if self.results[index] is None and parse_receipt(receipt) in remaining:
+        for index, seq, receipt in zip(self._indexes, self.seqs, self.valid, strict=True):
+            if seq in remaining:
                 self.results[index] = InvalidReceipt(
                     f"receipt handle {receipt!r} is stale: the message was received again since"
                 )
